@@ -1,0 +1,35 @@
+"""Every fact the site states, registered with the code that checks it.
+
+>>> from gradmodes.claims import all_claims, check
+>>> check("eval.flag").status
+'verified'
+>>> len(all_claims()) > 0
+True
+"""
+
+from gradmodes.claims import eval_mode  # noqa: F401  (registers its claims)
+from gradmodes.claims._registry import (
+    Claim,
+    ClaimFailed,
+    CUDAUnavailable,
+    Evidence,
+    Observer,
+    UnknownClaim,
+    all_claims,
+    check,
+    claim,
+    get_claim,
+)
+
+__all__ = [
+    "Claim",
+    "ClaimFailed",
+    "CUDAUnavailable",
+    "Evidence",
+    "Observer",
+    "UnknownClaim",
+    "all_claims",
+    "check",
+    "claim",
+    "get_claim",
+]

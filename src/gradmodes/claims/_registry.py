@@ -1,0 +1,184 @@
+"""The claim registry: each fact the site states, with the code that proves it.
+
+A claim is an id, a one-sentence statement and a check function. The check
+observes torch and calls :meth:`Observer.expect`; the first expectation that
+does not hold raises :class:`ClaimFailed`, naming the claim, what was expected
+and what was seen.
+
+>>> from gradmodes.claims import check
+>>> evidence = check("eval.flag")
+>>> evidence.status
+'verified'
+>>> check("no.such.claim")
+Traceback (most recent call last):
+...
+gradmodes.claims._registry.UnknownClaim: unknown claim id 'no.such.claim'...
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Literal
+
+import torch
+
+__all__ = [
+    "Claim",
+    "ClaimFailed",
+    "CUDAUnavailable",
+    "Evidence",
+    "Observer",
+    "UnknownClaim",
+    "all_claims",
+    "check",
+    "claim",
+    "get_claim",
+]
+
+Status = Literal["verified", "not-run"]
+_ID = re.compile(r"^[a-z]+\.[a-z0-9_-]+$")
+_REGISTRY: dict[str, Claim] = {}
+
+
+class ClaimFailed(AssertionError):
+    """A registered claim is false on this torch / device."""
+
+    def __init__(self, claim_id: str, what: str, expected: object, observed: object) -> None:
+        self.claim_id = claim_id
+        self.what = what
+        self.expected = expected
+        self.observed = observed
+        super().__init__(
+            f"claim {claim_id!r} is false: {what}: expected {expected!r}, observed {observed!r}"
+        )
+
+
+class UnknownClaim(KeyError):
+    """No claim is registered under this id."""
+
+    def __init__(self, claim_id: str) -> None:
+        self.claim_id = claim_id
+        close = difflib.get_close_matches(claim_id, list(_REGISTRY), n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        super().__init__(f"unknown claim id {claim_id!r}{hint}")
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0])
+
+
+class CUDAUnavailable(RuntimeError):
+    """A CUDA check was required but torch sees no CUDA device."""
+
+
+@dataclass
+class Observer:
+    """What a check sees: named observations and the expectations on them."""
+
+    claim_id: str
+    device: torch.device
+    observations: list[tuple[str, str]] = field(default_factory=list)
+
+    def record(self, what: str, value: object) -> None:
+        """Record an observation without an expectation."""
+        self.observations.append((what, _show(value)))
+
+    def expect(self, what: str, observed: object, expected: object) -> None:
+        """Record ``observed`` and raise :class:`ClaimFailed` unless it equals ``expected``."""
+        self.record(what, observed)
+        if observed != expected:
+            raise ClaimFailed(self.claim_id, what, expected, observed)
+
+    @contextmanager
+    def expect_raises(
+        self, what: str, error: type[BaseException], match: str
+    ) -> Iterator[None]:
+        """Expect the block to raise ``error`` whose message contains ``match``."""
+        try:
+            yield
+        except error as exc:
+            message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            self.record(what, f"{type(exc).__name__}: {message}")
+            if match not in str(exc):
+                raise ClaimFailed(self.claim_id, what, match, str(exc)) from exc
+        else:
+            raise ClaimFailed(self.claim_id, what, f"{error.__name__}: {match}", "no error")
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The outcome of one check: what was observed, where."""
+
+    claim_id: str
+    status: Status
+    device: str
+    observations: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One fact the site states, and the function that checks it."""
+
+    id: str
+    statement: str
+    run: Callable[[Observer], None]
+    needs_cuda: bool = False
+
+    def check(self, device: str | None = None, *, require: bool = False) -> Evidence:
+        """Run the check; a CUDA claim without CUDA is ``not-run`` unless ``require``."""
+        if self.needs_cuda and device is None:
+            device = "cuda"
+        dev = torch.device(device or "cpu")
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            if require or not self.needs_cuda:
+                raise CUDAUnavailable(f"claim {self.id!r} needs CUDA, and torch sees none")
+            reason = "no CUDA device in this build"
+            return Evidence(self.id, "not-run", "none", (("reason", reason),))
+        observer = Observer(self.id, dev)
+        self.run(observer)
+        return Evidence(self.id, "verified", str(dev), tuple(observer.observations))
+
+
+def claim(claim_id: str, statement: str, *, needs_cuda: bool = False) -> Callable[
+    [Callable[[Observer], None]], Callable[[Observer], None]
+]:
+    """Register the decorated function as the check of ``claim_id``."""
+    if not _ID.match(claim_id):
+        raise ValueError(f"claim id {claim_id!r} must look like 'section.name'")
+
+    def register(run: Callable[[Observer], None]) -> Callable[[Observer], None]:
+        if claim_id in _REGISTRY:
+            raise ValueError(f"claim id {claim_id!r} is registered twice")
+        _REGISTRY[claim_id] = Claim(claim_id, statement, run, needs_cuda)
+        return run
+
+    return register
+
+
+def get_claim(claim_id: str) -> Claim:
+    """The claim registered under ``claim_id``; :class:`UnknownClaim` otherwise."""
+    try:
+        return _REGISTRY[claim_id]
+    except KeyError:
+        raise UnknownClaim(claim_id) from None
+
+
+def all_claims() -> list[Claim]:
+    """Every registered claim, sorted by id."""
+    return [_REGISTRY[key] for key in sorted(_REGISTRY)]
+
+
+def check(claim_id: str, device: str | None = None, *, require: bool = False) -> Evidence:
+    """Check one claim by id (see :meth:`Claim.check`)."""
+    return get_claim(claim_id).check(device, require=require)
+
+
+def _show(value: object) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, torch.Size):
+        return str(tuple(value))
+    return repr(value)

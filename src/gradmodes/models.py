@@ -1,0 +1,29 @@
+"""Small example models used by the pages and the claims.
+
+>>> import torch
+>>> model = SimpleModel()
+>>> model(torch.randn(16, 10)).shape
+torch.Size([16, 1])
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+__all__ = ["SimpleModel"]
+
+
+class SimpleModel(nn.Module):
+    """The original answer's model: Dropout(0.5) -> BatchNorm1d(10) -> Linear(10, 1)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dropout = nn.Dropout(0.5)
+        self.bn = nn.BatchNorm1d(10)
+        self.linear = nn.Linear(10, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.dropout(x)
+        x = self.bn(x)
+        return self.linear(x)
