@@ -1,0 +1,267 @@
+"""Cite a registered claim from prose and check it while the site is built.
+
+``{claim}`eval.flag``` in a sentence or table cell runs the claim's check (once per
+build process) and renders a small mark linking to its evidence on the verification
+page. An unknown or false claim is an error naming the page and the claim, so a build
+with ``-W`` fails. The ``{claim-table}`` directive renders every registered claim with
+its status, evidence and the pages citing it; ``{build-environment}`` names the torch,
+Python and device the claims were checked with.
+"""
+
+from __future__ import annotations
+
+import functools
+import platform
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import torch
+from docutils import nodes
+from sphinx.application import Sphinx
+from sphinx.environment import BuildEnvironment
+from sphinx.util import logging
+from sphinx.util.docutils import SphinxDirective, SphinxRole
+
+import gradmodes
+from gradmodes.claims import (
+    ClaimFailed,
+    CUDAUnavailable,
+    Evidence,
+    UnknownClaim,
+    all_claims,
+    get_claim,
+)
+
+logger = logging.getLogger(__name__)
+
+VERIFICATION_PAGE = "verification"
+LABELS = {
+    "en": {
+        "verified": "verified",
+        "verified-title": "Checked by running code while this page was built: {id}",
+        "not-run": "not checked in this build (no GPU)",
+        "failed": "FALSE",
+        "id": "Claim",
+        "statement": "Statement",
+        "status": "Status",
+        "evidence": "Evidence (observed)",
+        "cited-by": "Cited by",
+        "uncited": "(not cited)",
+    },
+    "ja": {
+        "verified": "検証済み",
+        "verified-title": "このページのビルド時にコードを実行して確認しました: {id}",
+        "not-run": "このビルドでは未検証(GPU なし)",
+        "failed": "偽",
+        "id": "主張",
+        "statement": "内容",
+        "status": "状態",
+        "evidence": "根拠(観測値)",
+        "cited-by": "引用しているページ",
+        "uncited": "(引用なし)",
+    },
+}
+
+
+class claim_mark(nodes.Inline, nodes.Element):  # noqa: N801 (docutils node naming)
+    """Placeholder for a cited claim; becomes a link once pages are known."""
+
+
+class cited_by(nodes.General, nodes.Element):  # noqa: N801
+    """Placeholder for the pages citing one claim, filled after all pages are read."""
+
+
+def labels(env: BuildEnvironment) -> dict[str, str]:
+    return LABELS.get(env.config.language, LABELS["en"])
+
+
+@functools.cache
+def evaluate(claim_id: str, require_cuda: bool) -> Evidence | str:
+    """The claim's evidence, or the reason it failed (memoised for this process)."""
+    try:
+        return get_claim(claim_id).check(require=require_cuda)
+    except (ClaimFailed, UnknownClaim, CUDAUnavailable) as exc:
+        return str(exc)
+
+
+def package_files() -> list[str]:
+    """Every source file of gradmodes: a page citing claims depends on all of them."""
+    return sorted(str(p) for p in Path(gradmodes.__file__).parent.rglob("*.py"))
+
+
+def _outcome(env: BuildEnvironment, claim_id: str, lineno: int) -> Evidence | None:
+    """Check ``claim_id`` for the current page, logging an error naming page and claim."""
+    for path in package_files():
+        env.note_dependency(path)
+    result = evaluate(claim_id, env.config.gradmodes_require_cuda)
+    if isinstance(result, str):
+        logger.error(
+            "page %r cites claim %r: %s", env.docname, claim_id, result,
+            location=(env.docname, lineno), type="claims", subtype="failed",
+        )
+        return None
+    return result
+
+
+class ClaimRole(SphinxRole):
+    """``{claim}`id``` - check the claim and render its mark."""
+
+    def run(self) -> tuple[list[nodes.Node], list[nodes.system_message]]:
+        claim_id = self.text.strip()
+        evidence = _outcome(self.env, claim_id, self.lineno)
+        status = evidence.status if evidence else "failed"
+        cites = self.env.gradmodes_citations  # type: ignore[attr-defined]
+        cites.setdefault(claim_id, set()).add(self.env.docname)
+        return [claim_mark(claim_id=claim_id, status=status)], []
+
+
+class ClaimTable(SphinxDirective):
+    """Every registered claim: id, statement, status, evidence and citing pages."""
+
+    def run(self) -> list[nodes.Node]:
+        text = labels(self.env)
+        table = nodes.table(classes=["claim-table"])
+        group = nodes.tgroup(cols=4)
+        table += group
+        for width in (14, 40, 32, 14):
+            group += nodes.colspec(colwidth=width)
+        head = nodes.thead()
+        head += _row([nodes.Text(text[k]) for k in ("id", "statement", "evidence", "cited-by")])
+        group += head
+        body = nodes.tbody()
+        group += body
+        for claim in all_claims():
+            evidence = _outcome(self.env, claim.id, self.lineno)
+            status = evidence.status if evidence else "failed"
+            target = nodes.target(ids=[f"claim-{claim.id}"])
+            ident = nodes.paragraph("", "", target, nodes.literal(claim.id, claim.id))
+            ident += nodes.Text(" ")
+            ident += claim_mark(claim_id=claim.id, status=status, here=True)
+            body += _row([ident, self._statement(claim.statement), _evidence(evidence),
+                          cited_by(claim_id=claim.id)])
+        return [table]
+
+    def _statement(self, statement: str) -> nodes.paragraph:
+        """A translatable paragraph: its msgid is the statement's MyST source."""
+        inline, messages = self.state.inline_text(statement, self.lineno)
+        para = nodes.paragraph(statement, "", *inline, *messages)
+        para.source, para.line = self.get_source_info()
+        return para
+
+
+class BuildEnvironmentTable(SphinxDirective):
+    """The torch, Python, platform and device this build checked the claims with."""
+
+    def run(self) -> list[nodes.Node]:
+        rows = environment_facts().items()
+        items = nodes.bullet_list()
+        for key, value in rows:
+            items += nodes.list_item("", nodes.paragraph(
+                "", "", nodes.strong(key, key), nodes.Text(": "), nodes.literal(value, value)))
+        return [items]
+
+
+def environment_facts() -> dict[str, str]:
+    """Language-neutral facts about the machine that ran the checks."""
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu (no CUDA)"
+    return {
+        "torch": torch.__version__,
+        "Python": platform.python_version(),
+        "platform": f"{platform.system()} {platform.machine()}",
+        "device": device,
+        "torch threads": str(torch.get_num_threads()),
+    }
+
+
+def _row(cells: Iterable[nodes.Node]) -> nodes.row:
+    row = nodes.row()
+    for cell in cells:
+        entry = nodes.entry()
+        entry += cell if isinstance(cell, nodes.Element) else nodes.paragraph("", "", cell)
+        row += entry
+    return row
+
+
+def _evidence(evidence: Evidence | None) -> nodes.Node:
+    if evidence is None:
+        return nodes.paragraph("", "-")
+    items = nodes.bullet_list(classes=["claim-evidence"])
+    for what, value in evidence.observations:
+        shown = f"{what} → {value}"
+        items += nodes.list_item("", nodes.paragraph("", "", nodes.literal(shown, shown)))
+    return items
+
+
+def resolve(app: Sphinx, doctree: nodes.document, docname: str) -> None:
+    """Turn claim marks into links and fill the citing pages, now that all pages are read."""
+    env = app.env
+    text = labels(env)
+    builder = app.builder
+    for mark in list(doctree.findall(claim_mark)):
+        claim_id, status = mark["claim_id"], mark["status"]
+        label = {"verified": "✓ " + text["verified"], "not-run": text["not-run"],
+                 "failed": "✗ " + text["failed"]}[status]
+        try:
+            uri = builder.get_relative_uri(docname, VERIFICATION_PAGE)
+        except Exception:  # builders without pages (gettext, linkcheck) keep the text only
+            uri = ""
+        link = nodes.reference(
+            "", "", nodes.inline(label, label), refuri=f"{uri}#claim-{claim_id}",
+            reftitle=text["verified-title"].format(id=claim_id),
+            classes=["claim-mark", f"claim-{status}"],
+        )
+        mark.replace_self(link if not mark.get("here") else nodes.inline(
+            label, label, classes=["claim-mark", f"claim-{status}"]))
+    cites = env.gradmodes_citations  # type: ignore[attr-defined]
+    for node in list(doctree.findall(cited_by)):
+        pages = sorted(cites.get(node["claim_id"], set()) - {VERIFICATION_PAGE})
+        para = nodes.paragraph()
+        for i, page in enumerate(pages):
+            if i:
+                para += nodes.Text(", ")
+            title = env.titles[page].astext() if page in env.titles else page
+            para += nodes.reference("", title, refuri=builder.get_relative_uri(docname, page))
+        if not pages:
+            para += nodes.Text(text["uncited"])
+        node.replace_self(para)
+
+
+def init_env(app: Sphinx, env: BuildEnvironment, docnames: list[str]) -> None:
+    if not hasattr(env, "gradmodes_citations"):
+        env.gradmodes_citations = {}  # type: ignore[attr-defined]
+
+
+def purge(app: Sphinx, env: BuildEnvironment, docname: str) -> None:
+    for pages in getattr(env, "gradmodes_citations", {}).values():
+        pages.discard(docname)
+
+
+def merge(app: Sphinx, env: BuildEnvironment, docnames: set[str], other: Any) -> None:
+    for claim_id, pages in other.gradmodes_citations.items():
+        env.gradmodes_citations.setdefault(claim_id, set()).update(pages)  # type: ignore[attr-defined]
+
+
+def always_reread(app: Sphinx, env: BuildEnvironment, added: set[str], changed: set[str],
+                  removed: set[str]) -> list[str]:
+    """The verification page lists citations of every page: rebuild it every time."""
+    return [VERIFICATION_PAGE] if VERIFICATION_PAGE in env.found_docs else []
+
+
+def setup(app: Sphinx) -> dict[str, Any]:
+    app.add_config_value("gradmodes_require_cuda", False, "env", bool)
+    app.add_node(claim_mark)
+    app.add_node(cited_by)
+    app.add_role("claim", ClaimRole())
+    app.add_directive("claim-table", ClaimTable)
+    app.add_directive("build-environment", BuildEnvironmentTable)
+    app.connect("env-before-read-docs", init_env)
+    app.connect("env-purge-doc", purge)
+    app.connect("env-merge-info", merge)
+    app.connect("env-get-outdated", always_reread)
+    app.connect("doctree-resolved", resolve)
+    return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True,
+            "env_version": 1}
+
+
+__all__ = ["setup"]

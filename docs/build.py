@@ -1,0 +1,113 @@
+"""Build the site: every language, one after the other, on one shared execution cache.
+
+    python docs/build.py                 # all languages into docs/_build/html/<lang>/
+    python docs/build.py --lang ja       # one language
+    python docs/build.py --gettext       # regenerate the .pot files (no execution)
+
+The first language executes the notebooks (or takes them from the cache); the next ones
+find every notebook in the cache. Languages are built in turn, never at once: two builds
+writing one jupyter-cache at the same time hit SQLite locking errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import runpy
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+DOCS = Path(__file__).resolve().parent
+BUILD = DOCS / "_build"
+LANGUAGES: dict[str, str] = runpy.run_path(str(DOCS / "conf.py"))["LANGUAGES"]
+STRICT = ["-W", "-n", "--keep-going"]
+
+
+def sphinx(builder: str, out: Path, doctrees: Path, *options: str) -> None:
+    """Run sphinx-build; raise SystemExit with its exit code when it fails.
+
+    A failed build forgets its saved environment: otherwise the next build would skip the
+    pages that failed (they are unchanged) and pass without showing their errors again.
+    """
+    command = [sys.executable, "-m", "sphinx", "-b", builder, *STRICT, "-d", str(doctrees),
+               *options, str(DOCS), str(out)]
+    print("$", " ".join(command), flush=True)
+    code = subprocess.call(command)
+    if code:
+        shutil.rmtree(doctrees, ignore_errors=True)
+        raise SystemExit(f"sphinx-build failed ({builder} {' '.join(options)}): exit {code}")
+
+
+def build_language(lang: str, out: Path, extra: list[str]) -> None:
+    sphinx("html", out / lang, BUILD / "doctrees" / lang, "-D", f"language={lang}", *extra)
+
+
+def build_gettext(extra: list[str]) -> Path:
+    """Write one .pot per page to _build/gettext (execution off: only prose is extracted)."""
+    out = BUILD / "gettext"
+    sphinx("gettext", out, BUILD / "doctrees" / "gettext", "-D", "nb_execution_mode=off",
+           *extra)
+    return out
+
+
+def write_root(out: Path) -> None:
+    """The root page: sends the reader to their browser's language; plain links without JS."""
+    codes = list(LANGUAGES)
+    links = "\n".join(
+        f'    <li><a href="{code}/index.html" hreflang="{code}" lang="{code}">'
+        f"{html.escape(name)}</a></li>" for code, name in LANGUAGES.items()
+    )
+    page = f"""<!DOCTYPE html>
+<html lang="{codes[0]}">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <title>gradmodes</title>
+  <script>
+    (function () {{
+      var codes = {codes!r};
+      var wanted = (navigator.languages || [navigator.language || ""]);
+      for (var i = 0; i < wanted.length; i++) {{
+        var code = String(wanted[i]).toLowerCase().split("-")[0];
+        if (codes.indexOf(code) >= 0) {{ location.replace(code + "/index.html"); return; }}
+      }}
+      location.replace(codes[0] + "/index.html");
+    }})();
+  </script>
+</head>
+<body>
+  <main>
+  <h1>gradmodes</h1>
+  <ul>
+{links}
+  </ul>
+  </main>
+</body>
+</html>
+"""
+    (out / "index.html").write_text(page, encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lang", nargs="+", choices=list(LANGUAGES), default=list(LANGUAGES),
+                        help="languages to build (default: all)")
+    parser.add_argument("--out", type=Path, default=BUILD / "html", help="output folder")
+    parser.add_argument("--gettext", action="store_true", help="only regenerate the .pot files")
+    parser.add_argument("sphinx_options", nargs="*", help="passed to sphinx-build (after --)")
+    args = parser.parse_args(argv)
+    if args.gettext:
+        print(f"catalogue templates in {build_gettext(args.sphinx_options)}")
+        return 0
+    out = args.out.resolve()
+    for lang in args.lang:
+        build_language(lang, out, args.sphinx_options)
+    write_root(out)
+    print(f"\nThe site is built. Open {out / 'index.html'} in a browser.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

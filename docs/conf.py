@@ -1,0 +1,69 @@
+"""Sphinx configuration: the one place for languages, execution and theme."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+DOCS = Path(__file__).parent
+sys.path.insert(0, str(DOCS / "_ext"))
+
+# The site's languages (code -> name in that language): English is the source, the others
+# come from locale/. The build script and the tests read this; add a language here only.
+LANGUAGES = {"en": "English", "ja": "日本語"}
+site_languages = LANGUAGES
+
+project = "gradmodes"
+author = "the gradmodes authors"
+copyright = "2026, the gradmodes authors"
+language = "en"  # each build overrides it with -D language=...
+
+extensions = [
+    "myst_nb",
+    "sphinx_design",
+    "sphinx_copybutton",
+    "claims",  # docs/_ext/claims.py: the {claim} role and the verification table
+    "site_i18n",  # docs/_ext/site_i18n.py: language switcher and per-language UI strings
+]
+
+root_doc = "index"
+exclude_patterns = ["_build", "README.md", "locale"]
+templates_path = ["_templates"]
+html_static_path = ["_static"]
+html_css_files = ["gradmodes.css"]
+
+# --- translations --------------------------------------------------------------------------
+locale_dirs = ["locale/"]
+gettext_compact = False  # one catalogue per page
+gettext_uuid = False
+gettext_location = False  # keep the .pot files stable across edits that only move lines
+gettext_last_translator = "gradmodes authors"
+
+# --- MyST / myst-nb ------------------------------------------------------------------------
+myst_enable_extensions = ["colon_fence", "dollarmath", "deflist"]
+myst_heading_anchors = 3
+nb_execution_mode = "cache"
+# One cache for all languages, outside the HTML output: the Japanese build re-executes nothing.
+nb_execution_cache_path = str(DOCS / "_build" / ".jupyter_cache")
+nb_execution_timeout = 120
+nb_execution_raise_on_error = True  # a failing cell fails the build
+nb_execution_show_tb = True  # ... and the log shows its traceback
+nb_output_stderr = "warn"  # a cell writing to stderr is a warning, so -W fails the build
+nb_merge_streams = True
+
+# --- HTML ----------------------------------------------------------------------------------
+html_theme = "sphinx_book_theme"
+html_title = "gradmodes"
+html_last_updated_fmt = None  # no build dates: two builds give the same HTML
+html_copy_source = False
+html_theme_options = {
+    "article_header_end": ["lang-switcher.html", "article-header-buttons.html"],
+    "use_download_button": True,
+    "use_fullscreen_button": False,
+    "home_page_in_toc": True,
+    "show_toc_level": 2,
+}
+
+# Copy buttons on code inputs only; outputs and prompts are never copied.
+copybutton_selector = "div.cell_input div.highlight pre, div.highlight-python div.highlight pre"
+copybutton_exclude = ".linenos, .gp, .go"
