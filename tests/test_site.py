@@ -1,0 +1,135 @@
+"""The built site, in every language: complete, verified, switchable, executed once."""
+
+from __future__ import annotations
+
+import re
+import runpy
+
+import pytest
+from _site import DOCS, LANGUAGES, SOURCE_LANGUAGE, TRANSLATIONS, BuiltSite, pages
+from bs4 import BeautifulSoup, Tag
+
+from gradmodes.claims import all_claims
+
+pytestmark = pytest.mark.site
+VERIFICATION = "verification"
+
+
+def soup(site: BuiltSite, lang: str, page: str) -> BeautifulSoup:
+    return BeautifulSoup(site.page(lang, page).read_text(encoding="utf-8"), "html.parser")
+
+
+def marks(node: Tag) -> list[Tag]:
+    return node.select(".claim-mark")
+
+
+def mark_id(mark: Tag) -> str:
+    return str(mark["href"]).rsplit("#claim-", 1)[1]
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_page_is_built_with_its_language(site: BuiltSite, lang: str) -> None:
+    for page in pages():
+        html = soup(site, lang, page).html
+        assert html is not None and html["lang"] == lang, page
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_the_switcher_links_to_the_same_page_in_every_language(
+    site: BuiltSite, lang: str
+) -> None:
+    for page in pages():
+        switcher = soup(site, lang, page).select_one("nav.lang-switcher")
+        assert switcher is not None, page
+        links = {str(a["hreflang"]): str(a["href"]) for a in switcher.select("a")}
+        assert sorted(links) == sorted(code for code in LANGUAGES if code != lang), page
+        for code, href in links.items():
+            target = (site.page(lang, page).parent / href).resolve()
+            assert target == site.page(code, page).resolve(), (page, code, href)
+            assert target.exists()
+
+
+def test_the_root_page_offers_every_language(site: BuiltSite) -> None:
+    root = BeautifulSoup((site.html / "index.html").read_text(encoding="utf-8"), "html.parser")
+    hrefs = sorted(str(a["href"]) for a in root.select("a[hreflang]"))
+    assert hrefs == sorted(f"{code}/index.html" for code in LANGUAGES)
+    assert "navigator.languages" in root.decode()
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_the_comparison_table_is_there_and_every_cell_is_verified(
+    site: BuiltSite, lang: str
+) -> None:
+    tables = soup(site, lang, "comparison").select("table")
+    table = next(t for t in tables if "model.eval()" in t.get_text())
+    headers = [th.get_text(" ", strip=True) for th in table.select("thead th")]
+    assert len(headers) == 4 and "model.eval()" in headers[1] and "no_grad" in headers[3]
+    rows = table.select("tbody tr")
+    assert len(rows) == 4  # purpose, scope, main effect, typical use
+    for row in rows:
+        for cell in row.select("td")[1:]:
+            cell_marks = marks(cell)
+            assert cell_marks, f"a cell cites no claim: {cell.get_text()[:80]!r}"
+            assert all("claim-verified" in m["class"] for m in cell_marks)
+
+
+@pytest.mark.parametrize("lang", TRANSLATIONS)
+def test_translated_pages_cite_the_same_claims(site: BuiltSite, lang: str) -> None:
+    for page in pages():
+        source = sorted(mark_id(m) for m in marks(soup(site, SOURCE_LANGUAGE, page)) if m.name == "a")
+        translated = sorted(mark_id(m) for m in marks(soup(site, lang, page)) if m.name == "a")
+        assert translated == source, page
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_the_verification_page_lists_every_claim_and_none_is_false(
+    site: BuiltSite, lang: str
+) -> None:
+    page = soup(site, lang, VERIFICATION)
+    listed = sorted(str(t["id"]).removeprefix("claim-") for t in page.select("[id^=claim-]"))
+    assert listed == sorted(c.id for c in all_claims())
+    assert page.select(".claim-failed") == []
+    statuses = {m["class"][1] for m in marks(page)}
+    assert statuses <= {"claim-verified", "claim-not-run"}
+    facts = page.get_text()
+    assert "torch" in facts and "Python" in facts and "device" in facts
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_registered_claim_is_cited_by_some_page(site: BuiltSite, lang: str) -> None:
+    cited = {
+        mark_id(m)
+        for page in pages()
+        if page != VERIFICATION
+        for m in marks(soup(site, lang, page))
+        if m.name == "a"
+    }
+    assert sorted({c.id for c in all_claims()} - cited) == []
+
+
+@pytest.mark.parametrize("lang", TRANSLATIONS)
+def test_translations_reuse_the_executed_notebooks(site: BuiltSite, lang: str) -> None:
+    log = site.logs[lang]
+    assert "Executed notebook" not in log
+    assert "Executing notebook" not in log
+    assert re.search(r"Using cached notebook|Cached executed notebook", log) or (
+        "reading sources... no" in log or "0 source files that are out of date" in log
+    )
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_search_index_is_built_for_the_language(site: BuiltSite, lang: str) -> None:
+    index = (site.html / lang / "searchindex.js").read_text(encoding="utf-8")
+    assert index.startswith("Search.setIndex(")
+    if lang == "ja":
+        assert "勾配" in index  # Japanese words are indexed, split by Sphinx's ja splitter
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_copy_buttons_go_on_code_inputs_only(site: BuiltSite, lang: str) -> None:
+    """sphinx-copybutton adds a button to what ``copybutton_selector`` matches."""
+    selector = runpy.run_path(str(DOCS / "conf.py"))["copybutton_selector"]
+    page = soup(site, lang, "comparison")
+    targets = page.select(selector)
+    assert len(targets) == len(page.select("div.cell_input"))
+    assert all(t.find_parent("div", class_="cell_output") is None for t in targets)
