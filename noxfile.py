@@ -53,8 +53,15 @@ def docs_live(session: nox.Session) -> None:
     install(session, "docs", "live")
     lang = session.posargs[0] if session.posargs else "en"
     session.run(
-        "sphinx-autobuild", "-D", f"language={lang}", "--watch", "src",
-        "-d", f"docs/_build/doctrees/live-{lang}", "docs", f"docs/_build/live/{lang}",
+        "sphinx-autobuild",
+        "-D",
+        f"language={lang}",
+        "--watch",
+        "src",
+        "-d",
+        f"docs/_build/doctrees/live-{lang}",
+        "docs",
+        f"docs/_build/live/{lang}",
     )
 
 
@@ -64,10 +71,19 @@ def i18n(session: nox.Session) -> None:
     install(session, "docs")
     session.run("python", "docs/build.py", "--gettext")
     languages = session.run(
-        "python", "-c", "import runpy; print(','.join(list("
-        "runpy.run_path('docs/conf.py')['LANGUAGES'])[1:]))", silent=True,
+        "python",
+        "-c",
+        "import runpy; print(','.join(list(runpy.run_path('docs/conf.py')['LANGUAGES'])[1:]))",
+        silent=True,
     ).strip()
     session.run(
-        "sphinx-intl", "update", "-p", "docs/_build/gettext", "-d", "docs/locale",
-        "-l", languages, "--no-obsolete",
+        "sphinx-intl",
+        "update",
+        "-p",
+        "docs/_build/gettext",
+        "-d",
+        "docs/locale",
+        "-l",
+        languages,
+        "--no-obsolete",
     )

@@ -31,8 +31,19 @@ def sphinx(builder: str, out: Path, doctrees: Path, *options: str) -> None:
     A failed build forgets its saved environment: otherwise the next build would skip the
     pages that failed (they are unchanged) and pass without showing their errors again.
     """
-    command = [sys.executable, "-m", "sphinx", "-b", builder, *STRICT, "-d", str(doctrees),
-               *options, str(DOCS), str(out)]
+    command = [
+        sys.executable,
+        "-m",
+        "sphinx",
+        "-b",
+        builder,
+        *STRICT,
+        "-d",
+        str(doctrees),
+        *options,
+        str(DOCS),
+        str(out),
+    ]
     print("$", " ".join(command), flush=True)
     code = subprocess.call(command)
     if code:
@@ -47,8 +58,7 @@ def build_language(lang: str, out: Path, extra: list[str]) -> None:
 def build_gettext(extra: list[str]) -> Path:
     """Write one .pot per page to _build/gettext (execution off: only prose is extracted)."""
     out = BUILD / "gettext"
-    sphinx("gettext", out, BUILD / "doctrees" / "gettext", "-D", "nb_execution_mode=off",
-           *extra)
+    sphinx("gettext", out, BUILD / "doctrees" / "gettext", "-D", "nb_execution_mode=off", *extra)
     return out
 
 
@@ -57,7 +67,8 @@ def write_root(out: Path) -> None:
     codes = list(LANGUAGES)
     links = "\n".join(
         f'    <li><a href="{code}/index.html" hreflang="{code}" lang="{code}">'
-        f"{html.escape(name)}</a></li>" for code, name in LANGUAGES.items()
+        f"{html.escape(name)}</a></li>"
+        for code, name in LANGUAGES.items()
     )
     page = f"""<!DOCTYPE html>
 <html lang="{codes[0]}">
@@ -92,8 +103,13 @@ def write_root(out: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--lang", nargs="+", choices=list(LANGUAGES), default=list(LANGUAGES),
-                        help="languages to build (default: all)")
+    parser.add_argument(
+        "--lang",
+        nargs="+",
+        choices=list(LANGUAGES),
+        default=list(LANGUAGES),
+        help="languages to build (default: all)",
+    )
     parser.add_argument("--out", type=Path, default=BUILD / "html", help="output folder")
     parser.add_argument("--gettext", action="store_true", help="only regenerate the .pot files")
     parser.add_argument("sphinx_options", nargs="*", help="passed to sphinx-build (after --)")

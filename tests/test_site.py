@@ -35,9 +35,7 @@ def test_every_page_is_built_with_its_language(site: BuiltSite, lang: str) -> No
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
-def test_the_switcher_links_to_the_same_page_in_every_language(
-    site: BuiltSite, lang: str
-) -> None:
+def test_the_switcher_links_to_the_same_page_in_every_language(site: BuiltSite, lang: str) -> None:
     for page in pages():
         switcher = soup(site, lang, page).select_one("nav.lang-switcher")
         assert switcher is not None, page
@@ -76,7 +74,9 @@ def test_the_comparison_table_is_there_and_every_cell_is_verified(
 @pytest.mark.parametrize("lang", TRANSLATIONS)
 def test_translated_pages_cite_the_same_claims(site: BuiltSite, lang: str) -> None:
     for page in pages():
-        source = sorted(mark_id(m) for m in marks(soup(site, SOURCE_LANGUAGE, page)) if m.name == "a")
+        source = sorted(
+            mark_id(m) for m in marks(soup(site, SOURCE_LANGUAGE, page)) if m.name == "a"
+        )
         translated = sorted(mark_id(m) for m in marks(soup(site, lang, page)) if m.name == "a")
         assert translated == source, page
 

@@ -7,9 +7,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from _site import DOCS, TRANSLATIONS, pages, run_build
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
-from _site import DOCS, TRANSLATIONS, pages, run_build
 
 LOCALE = DOCS / "locale"
 ROLE = re.compile(r"\{([\w:-]+)\}`([^`]*)`")

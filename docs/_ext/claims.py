@@ -64,11 +64,11 @@ LABELS = {
 }
 
 
-class claim_mark(nodes.Inline, nodes.Element):  # noqa: N801 (docutils node naming)
+class claim_mark(nodes.Inline, nodes.Element):
     """Placeholder for a cited claim; becomes a link once pages are known."""
 
 
-class cited_by(nodes.General, nodes.Element):  # noqa: N801
+class cited_by(nodes.General, nodes.Element):
     """Placeholder for the pages citing one claim, filled after all pages are read."""
 
 
@@ -97,8 +97,13 @@ def _outcome(env: BuildEnvironment, claim_id: str, lineno: int) -> Evidence | No
     result = evaluate(claim_id, env.config.gradmodes_require_cuda)
     if isinstance(result, str):
         logger.error(
-            "page %r cites claim %r: %s", env.docname, claim_id, result,
-            location=(env.docname, lineno), type="claims", subtype="failed",
+            "page %r cites claim %r: %s",
+            env.docname,
+            claim_id,
+            result,
+            location=(env.docname, lineno),
+            type="claims",
+            subtype="failed",
         )
         return None
     return result
@@ -138,8 +143,14 @@ class ClaimTable(SphinxDirective):
             ident = nodes.paragraph("", "", target, nodes.literal(claim.id, claim.id))
             ident += nodes.Text(" ")
             ident += claim_mark(claim_id=claim.id, status=status, here=True)
-            body += _row([ident, self._statement(claim.statement), _evidence(evidence),
-                          cited_by(claim_id=claim.id)])
+            body += _row(
+                [
+                    ident,
+                    self._statement(claim.statement),
+                    _evidence(evidence),
+                    cited_by(claim_id=claim.id),
+                ]
+            )
         return [table]
 
     def _statement(self, statement: str) -> nodes.paragraph:
@@ -157,8 +168,12 @@ class BuildEnvironmentTable(SphinxDirective):
         rows = environment_facts().items()
         items = nodes.bullet_list()
         for key, value in rows:
-            items += nodes.list_item("", nodes.paragraph(
-                "", "", nodes.strong(key, key), nodes.Text(": "), nodes.literal(value, value)))
+            items += nodes.list_item(
+                "",
+                nodes.paragraph(
+                    "", "", nodes.strong(key, key), nodes.Text(": "), nodes.literal(value, value)
+                ),
+            )
         return [items]
 
 
@@ -200,19 +215,28 @@ def resolve(app: Sphinx, doctree: nodes.document, docname: str) -> None:
     builder = app.builder
     for mark in list(doctree.findall(claim_mark)):
         claim_id, status = mark["claim_id"], mark["status"]
-        label = {"verified": "✓ " + text["verified"], "not-run": text["not-run"],
-                 "failed": "✗ " + text["failed"]}[status]
+        label = {
+            "verified": "✓ " + text["verified"],
+            "not-run": text["not-run"],
+            "failed": "✗ " + text["failed"],
+        }[status]
         try:
             uri = builder.get_relative_uri(docname, VERIFICATION_PAGE)
         except Exception:  # builders without pages (gettext, linkcheck) keep the text only
             uri = ""
         link = nodes.reference(
-            "", "", nodes.inline(label, label), refuri=f"{uri}#claim-{claim_id}",
+            "",
+            "",
+            nodes.inline(label, label),
+            refuri=f"{uri}#claim-{claim_id}",
             reftitle=text["verified-title"].format(id=claim_id),
             classes=["claim-mark", f"claim-{status}"],
         )
-        mark.replace_self(link if not mark.get("here") else nodes.inline(
-            label, label, classes=["claim-mark", f"claim-{status}"]))
+        mark.replace_self(
+            link
+            if not mark.get("here")
+            else nodes.inline(label, label, classes=["claim-mark", f"claim-{status}"])
+        )
     cites = env.gradmodes_citations  # type: ignore[attr-defined]
     for node in list(doctree.findall(cited_by)):
         pages = sorted(cites.get(node["claim_id"], set()) - {VERIFICATION_PAGE})
@@ -242,8 +266,9 @@ def merge(app: Sphinx, env: BuildEnvironment, docnames: set[str], other: Any) ->
         env.gradmodes_citations.setdefault(claim_id, set()).update(pages)  # type: ignore[attr-defined]
 
 
-def always_reread(app: Sphinx, env: BuildEnvironment, added: set[str], changed: set[str],
-                  removed: set[str]) -> list[str]:
+def always_reread(
+    app: Sphinx, env: BuildEnvironment, added: set[str], changed: set[str], removed: set[str]
+) -> list[str]:
     """The verification page lists citations of every page: rebuild it every time."""
     return [VERIFICATION_PAGE] if VERIFICATION_PAGE in env.found_docs else []
 
@@ -260,8 +285,12 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("env-merge-info", merge)
     app.connect("env-get-outdated", always_reread)
     app.connect("doctree-resolved", resolve)
-    return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True,
-            "env_version": 1}
+    return {
+        "version": "1",
+        "parallel_read_safe": True,
+        "parallel_write_safe": True,
+        "env_version": 1,
+    }
 
 
 __all__ = ["setup"]

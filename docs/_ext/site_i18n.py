@@ -51,8 +51,9 @@ def per_language(app: Sphinx, config: Config) -> None:
     config.nb_code_prompt_hide = hide
 
 
-def page_context(app: Sphinx, pagename: str, templatename: str, context: dict[str, Any],
-                 doctree: Any) -> None:
+def page_context(
+    app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: Any
+) -> None:
     language = app.config.language
     context["language_links"] = language_links(pagename, language, app.config.site_languages)
     context["language_switcher_label"] = SWITCHER_LABEL.get(language, SWITCHER_LABEL["en"])
