@@ -22,9 +22,9 @@ from gradmodes.claims._registry import (
 )
 
 __all__ = [
+    "CUDAUnavailable",
     "Claim",
     "ClaimFailed",
-    "CUDAUnavailable",
     "Evidence",
     "Observer",
     "UnknownClaim",

@@ -27,9 +27,9 @@ from typing import Literal
 import torch
 
 __all__ = [
+    "CUDAUnavailable",
     "Claim",
     "ClaimFailed",
-    "CUDAUnavailable",
     "Evidence",
     "Observer",
     "UnknownClaim",
@@ -93,9 +93,7 @@ class Observer:
             raise ClaimFailed(self.claim_id, what, expected, observed)
 
     @contextmanager
-    def expect_raises(
-        self, what: str, error: type[BaseException], match: str
-    ) -> Iterator[None]:
+    def expect_raises(self, what: str, error: type[BaseException], match: str) -> Iterator[None]:
         """Expect the block to raise ``error`` whose message contains ``match``."""
         try:
             yield
@@ -142,9 +140,9 @@ class Claim:
         return Evidence(self.id, "verified", str(dev), tuple(observer.observations))
 
 
-def claim(claim_id: str, statement: str, *, needs_cuda: bool = False) -> Callable[
-    [Callable[[Observer], None]], Callable[[Observer], None]
-]:
+def claim(
+    claim_id: str, statement: str, *, needs_cuda: bool = False
+) -> Callable[[Callable[[Observer], None]], Callable[[Observer], None]]:
     """Register the decorated function as the check of ``claim_id``."""
     if not _ID.match(claim_id):
         raise ValueError(f"claim id {claim_id!r} must look like 'section.name'")

@@ -14,6 +14,10 @@ from gradmodes.models import SimpleModel
 def _eval_flag(obs: Observer) -> None:
     model = SimpleModel().to(obs.device)
     obs.expect("model.eval() is model", model.eval() is model, True)
-    obs.expect("{m.training for m in model.modules()}", {m.training for m in model.modules()}, {False})
+    obs.expect(
+        "{m.training for m in model.modules()}", {m.training for m in model.modules()}, {False}
+    )
     model.train()
-    obs.expect("after model.train(False)", model.train(False) is model and not model.bn.training, True)
+    obs.expect(
+        "after model.train(False)", model.train(False) is model and not model.bn.training, True
+    )
