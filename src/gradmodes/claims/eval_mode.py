@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from gradmodes.claims._common import deterministic, mlp_saved_bytes
@@ -199,3 +200,118 @@ def _eval_keeps_autograd(obs: Observer) -> None:
         "mlp(64) train, batch 32: saved_bytes", observe(net.train(), x).saved_bytes, expected
     )
     obs.expect("mlp(64) eval, batch 32: saved_bytes", observe(net.eval(), x).saved_bytes, expected)
+
+
+@claim(
+    "eval.orthogonal",
+    "Train/eval mode and grad mode are independent switches: `model.eval()` leaves "
+    "`torch.is_grad_enabled()` as it was, `torch.no_grad()` leaves `model.training` as it was, "
+    "and a model made only of `Linear`, `ReLU` and `LayerNorm` gives identical outputs in "
+    "train and eval mode.",
+)
+@deterministic
+def _eval_orthogonal(obs: Observer) -> None:
+    model = SimpleModel().to(obs.device)
+    model.eval()
+    obs.expect("model.eval(); torch.is_grad_enabled()", torch.is_grad_enabled(), True)
+    with torch.no_grad():
+        model.train().eval()
+        obs.expect(
+            "with torch.no_grad(): model.eval(); torch.is_grad_enabled()",
+            torch.is_grad_enabled(),
+            False,
+        )
+    model.train()
+    with torch.no_grad():
+        obs.expect("with torch.no_grad(): model.training", model.training, True)
+    net = nn.Sequential(nn.Linear(8, 8), nn.ReLU(), nn.LayerNorm(8), nn.Linear(8, 2))
+    net = net.to(obs.device)
+    x = torch.randn(4, 8, device=obs.device)
+    obs.expect(
+        "torch.equal(net.train()(x), net.eval()(x))",
+        torch.equal(net.train()(x), net.eval()(x)),
+        True,
+    )
+
+
+class _ForgetsTraining(nn.Module):
+    """Calls ``F.dropout`` without ``training=``: the default ``training=True`` always applies."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.dropout(x, 0.5)
+
+
+class _UsesTraining(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.dropout(x, 0.5, training=self.training)
+
+
+@claim(
+    "eval.custom",
+    "A custom module sees the mode only through `self.training`: after `model.eval()`, "
+    "`F.dropout(x, p)` called without `training=self.training` still zeroes elements, while "
+    "`F.dropout(x, p, training=self.training)` returns its input unchanged.",
+)
+@deterministic
+def _eval_custom(obs: Observer) -> None:
+    x = torch.ones(100, device=obs.device)
+    forgets, uses = _ForgetsTraining().eval(), _UsesTraining().eval()
+    # observe() cannot see a functional dropout (no module to hook): look at the output.
+    obs.expect("eval: bool((F.dropout(x, 0.5) == 0).any())", bool((forgets(x) == 0).any()), True)
+    obs.expect(
+        "eval: torch.equal(F.dropout(x, 0.5, training=self.training), x)",
+        torch.equal(uses(x), x),
+        True,
+    )
+
+
+@claim(
+    "eval.bn-batch1",
+    "In train mode `BatchNorm1d` raises `ValueError` ('Expected more than 1 value per channel "
+    "when training') for an input with one value per channel (a batch of one sample of shape "
+    "`(1, C)`), while in eval mode it accepts it.",
+)
+@deterministic
+def _eval_bn_batch1(obs: Observer) -> None:
+    bn = nn.BatchNorm1d(3).to(obs.device)
+    x = torch.randn(1, 3, device=obs.device)
+    with obs.expect_raises(
+        "train: bn(torch.randn(1, 3))", ValueError, "Expected more than 1 value per channel"
+    ):
+        bn.train()(x)
+    obs.expect("eval: bn(torch.randn(1, 3)).shape", bn.eval()(x).shape, torch.Size([1, 3]))
+
+
+@claim(
+    "eval.forget-train",
+    "A validation helper that calls `model.eval()` but never `model.train()` leaves the model "
+    "in eval mode, so the next training forward runs with Dropout off and BatchNorm statistics "
+    "frozen; a helper that saves `was_training = model.training` and ends with "
+    "`model.train(was_training)` leaves Dropout and BatchNorm working as before.",
+)
+@deterministic
+def _eval_forget_train(obs: Observer) -> None:
+    x = torch.randn(16, 10, device=obs.device)
+
+    def validate_forgetting(model: nn.Module) -> None:
+        model.eval()
+        with torch.inference_mode():
+            model(x)
+
+    def validate_restoring(model: nn.Module) -> None:
+        was_training = model.training
+        model.eval()
+        with torch.inference_mode():
+            model(x)
+        model.train(was_training)
+
+    for name, validate, works in (
+        ("forgetting", validate_forgetting, False),
+        ("restoring", validate_restoring, True),
+    ):
+        model = SimpleModel().to(obs.device).train()
+        validate(model)
+        obs.expect(f"{name}: model.training after validation", model.training, works)
+        seen = observe(model, x, backward=True)
+        obs.expect(f"{name}: next training forward: dropout_active", seen.dropout_active, works)
+        obs.expect(f"{name}: next training forward: bn_stats_updated", seen.bn_stats_updated, works)

@@ -173,3 +173,158 @@ def _rg_optimizer_skips(obs: Observer) -> None:
             changed,
             [False, False, True, True],
         )
+
+
+@claim(
+    "rg.default",
+    "`torch.randn(...)` and `torch.tensor(...)` create tensors with `requires_grad=False`, "
+    "while an `nn.Parameter(...)`, and so every parameter of a newly built layer, has "
+    "`requires_grad=True`.",
+)
+@deterministic
+def _rg_default(obs: Observer) -> None:
+    obs.expect(
+        "torch.randn(2).requires_grad", torch.randn(2, device=obs.device).requires_grad, False
+    )
+    obs.expect("torch.tensor([1.0]).requires_grad", torch.tensor([1.0]).requires_grad, False)
+    obs.expect(
+        "nn.Parameter(torch.zeros(2)).requires_grad",
+        nn.Parameter(torch.zeros(2)).requires_grad,
+        True,
+    )
+    layer = nn.Linear(2, 2)
+    obs.expect(
+        "{p.requires_grad for p in nn.Linear(2, 2).parameters()}",
+        {p.requires_grad for p in layer.parameters()},
+        {True},
+    )
+
+
+@claim(
+    "rg.middle-frozen",
+    "Freezing a middle layer does not stop gradients from flowing through it: in "
+    "`Linear`-`Linear`-`Linear` with the middle one frozen, `backward()` gives a `.grad` to "
+    "the first and the last layer's parameters and none to the middle one's.",
+)
+@deterministic
+def _rg_middle_frozen(obs: Observer) -> None:
+    model = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 4), nn.Linear(4, 1)).to(obs.device)
+    model[1].requires_grad_(False)
+    seen = observe(model, torch.randn(8, 4, device=obs.device), backward=True)
+    obs.expect(
+        "parameters given a .grad",
+        seen.params_with_grad,
+        ("0.weight", "0.bias", "2.weight", "2.bias"),
+    )
+
+
+@claim(
+    "rg.requires_grad_",
+    "`module.requires_grad_(False)` sets `requires_grad=False` on every parameter of the "
+    "module and of its submodules, leaves buffers untouched (even a buffer that requires "
+    "grad), and returns the module itself.",
+)
+@deterministic
+def _rg_requires_grad_(obs: Observer) -> None:
+    model = SimpleModel().to(obs.device)
+    model.register_buffer("odd", torch.zeros(2, device=obs.device, requires_grad=True))
+    obs.expect("model.requires_grad_(False) is model", model.requires_grad_(False) is model, True)
+    obs.expect(
+        "{p.requires_grad for p in model.parameters()}",
+        {p.requires_grad for p in model.parameters()},
+        {False},
+    )
+    obs.expect("model.odd.requires_grad (a buffer)", model.odd.requires_grad, True)
+    obs.expect("model.bn.running_mean.requires_grad", model.bn.running_mean.requires_grad, False)
+
+
+@claim(
+    "rg.bn-stats-still-update",
+    "Freezing a BatchNorm's parameters does not freeze its running statistics: in train mode "
+    "a forward still updates them; `bn.eval()` stops the updates, but the next `model.train()` "
+    "puts `bn` back in train mode because it recurses into every submodule.",
+)
+@deterministic
+def _rg_bn_stats_still_update(obs: Observer) -> None:
+    model = SimpleModel().to(obs.device).train()
+    model.bn.requires_grad_(False)
+    x = torch.randn(16, 10, device=obs.device)
+    obs.expect("frozen bn, train mode: bn_stats_updated", observe(model, x).bn_stats_updated, True)
+    model.bn.eval()
+    obs.expect("frozen bn, bn.eval(): bn_stats_updated", observe(model, x).bn_stats_updated, False)
+    model.train()
+    obs.expect("after model.train(): model.bn.training", model.bn.training, True)
+    obs.expect("after model.train(): bn_stats_updated", observe(model, x).bn_stats_updated, True)
+
+
+@claim(
+    "rg.dropout-still-active",
+    "Freezing every parameter does not turn Dropout off: in train mode a fully frozen "
+    "`SimpleModel`'s Dropout still zeroes elements, and two forwards of the same input give "
+    "different outputs.",
+)
+@deterministic
+def _rg_dropout_still_active(obs: Observer) -> None:
+    model = SimpleModel().to(obs.device).train().requires_grad_(False)
+    x = torch.randn(16, 10, device=obs.device)
+    obs.expect("all frozen, train mode: dropout_active", observe(model, x).dropout_active, True)
+    obs.expect("torch.equal(model(x), model(x))", torch.equal(model(x), model(x)), False)
+
+
+@claim(
+    "rg.all-frozen-backward",
+    "If neither the input nor any parameter requires grad, `loss.backward()` raises "
+    "`RuntimeError` ('element 0 of tensors does not require grad and does not have a "
+    "grad_fn'); setting `loss.requires_grad = True` first makes `backward()` run, but every "
+    "parameter's `.grad` stays `None`.",
+)
+@deterministic
+def _rg_all_frozen_backward(obs: Observer) -> None:
+    model = nn.Linear(4, 1).to(obs.device).requires_grad_(False)
+    loss = model(torch.randn(8, 4, device=obs.device)).sum()
+    with obs.expect_raises(
+        "loss.backward()", RuntimeError, "element 0 of tensors does not require grad"
+    ):
+        loss.backward()
+    loss.requires_grad = True
+    loss.backward()
+    obs.expect(
+        "loss.requires_grad = True; loss.backward(): {p.grad for p in model.parameters()}",
+        {p.grad for p in model.parameters()},
+        {None},
+    )
+
+
+@claim(
+    "rg.momentum-drift",
+    "A parameter frozen after it already had a gradient keeps a zero `.grad` tensor if "
+    "`optimizer.zero_grad(set_to_none=False)` was used, and `SGD` with momentum, or with "
+    "weight decay, then still changes it on `step()`; after the default `zero_grad()` "
+    "(`set_to_none=True`) its `.grad` is `None` and `step()` leaves it unchanged.",
+)
+@deterministic
+def _rg_momentum_drift(obs: Observer) -> None:
+    x = torch.randn(8, 4, device=obs.device)
+    for option, value in (("momentum", 0.9), ("weight_decay", 0.1)):
+        for set_to_none in (False, True):
+            layer = nn.Linear(4, 1).to(obs.device)
+            optimizer = torch.optim.SGD(layer.parameters(), lr=0.1, **{option: value})
+            layer(x).sum().backward()
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=set_to_none)
+            layer.weight.requires_grad_(False)  # frozen after one training step
+            before = layer.weight.detach().clone()
+            layer(x).sum().backward()
+            optimizer.step()
+            where = f"SGD({option}={value}), zero_grad(set_to_none={set_to_none})"
+            grad = layer.weight.grad
+            obs.expect(
+                f"{where}: weight.grad",
+                None if grad is None else f"zeros: {bool((grad == 0).all())}",
+                None if set_to_none else "zeros: True",
+            )
+            obs.expect(
+                f"{where}: weight changed by step()",
+                not torch.equal(before, layer.weight),
+                not set_to_none,
+            )
