@@ -4,6 +4,8 @@
 >>> model = SimpleModel()
 >>> model(torch.randn(16, 10)).shape
 torch.Size([16, 1])
+>>> mlp()(torch.randn(32, 64)).shape
+torch.Size([32, 64])
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["SimpleModel"]
+__all__ = ["SimpleModel", "mlp"]
 
 
 class SimpleModel(nn.Module):
@@ -27,3 +29,13 @@ class SimpleModel(nn.Module):
         x = self.dropout(x)
         x = self.bn(x)
         return self.linear(x)
+
+
+def mlp(width: int = 64) -> nn.Sequential:
+    """``Linear(width, width)`` -> ``ReLU`` -> ``Linear(width, width)``, named ``0``, ``1``, ``2``.
+
+    Without Dropout or BatchNorm it behaves the same in train and eval mode.
+    """
+    if width < 1:
+        raise ValueError(f"width must be a positive int, got {width!r}")
+    return nn.Sequential(nn.Linear(width, width), nn.ReLU(), nn.Linear(width, width))

@@ -7,7 +7,8 @@
 True
 """
 
-from gradmodes.claims import eval_mode  # noqa: F401  (registers its claims)
+# Importing a claims module registers its claims.
+from gradmodes.claims import cross, eval_mode, inference_mode, no_grad, requires_grad  # noqa: F401
 from gradmodes.claims._registry import (
     Claim,
     ClaimFailed,

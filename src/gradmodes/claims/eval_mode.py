@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gradmodes.claims._common import deterministic, mlp_saved_bytes
 from gradmodes.claims._registry import Observer, claim
-from gradmodes.models import SimpleModel
+from gradmodes.models import SimpleModel, mlp
+from gradmodes.probes import observe
+
+__all__: list[str] = []
 
 
 @claim(
@@ -11,13 +19,299 @@ from gradmodes.models import SimpleModel
     "`eval()` is `train(False)`: it sets `training = False` on the module and every "
     "submodule, recursively, and returns the module itself.",
 )
+@deterministic
 def _eval_flag(obs: Observer) -> None:
-    model = SimpleModel().to(obs.device)
+    calls: list[bool] = []
+
+    class Spy(nn.Module):
+        def train(self, mode: bool = True) -> Spy:
+            calls.append(mode)
+            return super().train(mode)
+
+    spy = Spy()
+    spy.eval()
+    obs.expect("Spy().eval() calls train(mode) with", calls, [False])
+
+    # Two levels of nesting: SimpleModel's children and a Sequential inside a Sequential.
+    model = nn.Sequential(SimpleModel(), nn.Sequential(nn.Dropout(), nn.Sequential(spy))).to(
+        obs.device
+    )
+    model.train()
     obs.expect("model.eval() is model", model.eval() is model, True)
     obs.expect(
         "{m.training for m in model.modules()}", {m.training for m in model.modules()}, {False}
     )
+    obs.record("len(list(model.modules()))", len(list(model.modules())))
     model.train()
+    obs.expect("model.train(False) is model", model.train(False) is model, True)
     obs.expect(
-        "after model.train(False)", model.train(False) is model and not model.bn.training, True
+        "{m.training for m in model.modules()}", {m.training for m in model.modules()}, {False}
     )
+
+
+@claim(
+    "eval.submodule",
+    "`model.bn.eval()` switches only `model.bn` (and its own submodules) to eval mode: the "
+    "model and its other submodules keep `training = True`, so Dropout stays active while "
+    "BatchNorm stops updating its running statistics.",
+)
+@deterministic
+def _eval_submodule(obs: Observer) -> None:
+    model = SimpleModel().to(obs.device)
+    model.bn.eval()
+    flags = {name: module.training for name, module in model.named_modules()}
+    obs.expect(
+        "{name: m.training for name, m in model.named_modules()}",
+        flags,
+        {"": True, "dropout": True, "bn": False, "linear": True},
+    )
+    seen = observe(model, torch.randn(16, 10, device=obs.device))
+    obs.expect("observe(model, x).dropout_active", seen.dropout_active, True)
+    obs.expect("observe(model, x).bn_stats_updated", seen.bn_stats_updated, False)
+
+
+@claim(
+    "eval.dropout",
+    "In eval mode `nn.Dropout(p)` returns its input unchanged; in train mode it zeroes a "
+    "random subset of the elements (a fraction close to `p`) and multiplies the remaining "
+    "elements by `1/(1-p)`.",
+)
+@deterministic
+def _eval_dropout(obs: Observer) -> None:
+    p = 0.3
+    dropout = nn.Dropout(p)
+    x = torch.rand(10_000, device=obs.device) + 1.0  # no zeros: a zero in y was dropped
+    obs.expect("torch.equal(nn.Dropout(0.3).eval()(x), x)", torch.equal(dropout.eval()(x), x), True)
+    y = dropout.train()(x)
+    kept = y != 0
+    fraction = 1.0 - kept.float().mean().item()
+    obs.record(
+        "fraction of zeros in nn.Dropout(0.3).train()(x), x.numel() = 10000", round(fraction, 4)
+    )
+    # 10000 Bernoulli(0.3) draws: standard deviation 0.0046, so 0.02 is over 4 of them.
+    obs.expect("abs(fraction - 0.3) < 0.02", abs(fraction - p) < 0.02, True)
+    obs.expect(
+        "torch.allclose(y[kept], x[kept] / (1 - 0.3))",
+        torch.allclose(y[kept], x[kept] / (1 - p)),
+        True,
+    )
+
+
+@claim(
+    "eval.bn-uses-running",
+    "In eval mode `BatchNorm1d` normalises with its `running_mean` and `running_var`; in "
+    "train mode it normalises with the batch's own mean and (biased) variance.",
+)
+@deterministic
+def _eval_bn_uses_running(obs: Observer) -> None:
+    bn = nn.BatchNorm1d(4).to(obs.device)
+    with torch.no_grad():  # non-trivial statistics and affine parameters
+        bn.running_mean.uniform_(-1.0, 1.0)
+        bn.running_var.uniform_(0.5, 2.0)
+        bn.weight.uniform_(0.5, 1.5)
+        bn.bias.uniform_(-0.5, 0.5)
+    x = torch.randn(8, 4, device=obs.device) * 3.0 + 1.0
+    weight, bias, eps = bn.weight.detach(), bn.bias.detach(), bn.eps
+    running = (x - bn.running_mean) / torch.sqrt(bn.running_var + eps) * weight + bias
+    mean, var = x.mean(0), x.var(0, unbiased=False)
+    batch = (x - mean) / torch.sqrt(var + eps) * weight + bias
+
+    y_eval = bn.eval()(x).detach()
+    obs.expect(
+        "eval: allclose(y, (x - running_mean) / sqrt(running_var + eps) * w + b)",
+        torch.allclose(y_eval, running, atol=1e-5),
+        True,
+    )
+    y_train = bn.train()(x).detach()
+    obs.expect(
+        "train: allclose(y, (x - x.mean(0)) / sqrt(x.var(0, unbiased=False) + eps) * w + b)",
+        torch.allclose(y_train, batch, atol=1e-5),
+        True,
+    )
+    obs.expect("allclose(y_eval, y_train)", torch.allclose(y_eval, y_train, atol=1e-5), False)
+
+
+@claim(
+    "eval.bn-no-update",
+    "In eval mode a `BatchNorm1d` forward leaves `running_mean`, `running_var` and "
+    "`num_batches_tracked` unchanged; in train mode it updates all three (running averages "
+    "with `momentum = 0.1`, using the batch's unbiased variance, and the counter by 1).",
+)
+@deterministic
+def _eval_bn_no_update(obs: Observer) -> None:
+    bn = nn.BatchNorm1d(4).to(obs.device)
+    x = torch.randn(8, 4, device=obs.device) * 3.0 + 1.0
+
+    def state() -> tuple[torch.Tensor, torch.Tensor, int]:
+        return bn.running_mean.clone(), bn.running_var.clone(), int(bn.num_batches_tracked)
+
+    mean0, var0, count0 = state()
+    bn.eval()(x)
+    mean1, var1, count1 = state()
+    obs.expect("eval: running_mean unchanged", torch.equal(mean1, mean0), True)
+    obs.expect("eval: running_var unchanged", torch.equal(var1, var0), True)
+    obs.expect("eval: num_batches_tracked", count1, count0)
+
+    bn.train()(x)
+    mean2, var2, count2 = state()
+    obs.expect(
+        "train: allclose(running_mean, 0.9 * old + 0.1 * x.mean(0))",
+        torch.allclose(mean2, 0.9 * mean0 + 0.1 * x.mean(0)),
+        True,
+    )
+    obs.expect(
+        "train: allclose(running_var, 0.9 * old + 0.1 * x.var(0, unbiased=True))",
+        torch.allclose(var2, 0.9 * var0 + 0.1 * x.var(0, unbiased=True)),
+        True,
+    )
+    obs.expect("train: num_batches_tracked", count2, count0 + 1)
+
+
+@claim(
+    "eval.keeps-autograd",
+    "`model.eval()` does not turn off gradient tracking: outputs still have a `grad_fn`, "
+    "`backward()` still gives every parameter a `.grad`, and activations are still saved for "
+    "backward (for `Linear`-`ReLU`-`Linear` exactly as many bytes as in train mode).",
+)
+@deterministic
+def _eval_keeps_autograd(obs: Observer) -> None:
+    model = SimpleModel().to(obs.device).eval()
+    seen = observe(model, torch.randn(16, 10, device=obs.device), backward=True)
+    obs.expect("SimpleModel eval: output has grad_fn", seen.has_grad_fn, True)
+    obs.expect("SimpleModel eval: backward_ok", seen.backward_ok, True)
+    obs.expect(
+        "SimpleModel eval: parameters given a .grad",
+        seen.params_with_grad,
+        tuple(name for name, _ in model.named_parameters()),
+    )
+    obs.expect("SimpleModel eval: saved_bytes > 0", seen.saved_bytes > 0, True)
+    # BatchNorm also saves its batch mean and inverse std in train mode (2 * 10 float32),
+    # and empty tensors in eval mode: the difference for SimpleModel is 80 bytes.
+    obs.record("SimpleModel eval: saved_bytes", seen.saved_bytes)
+    obs.record(
+        "SimpleModel train: saved_bytes",
+        observe(model.train(), torch.randn(16, 10, device=obs.device)).saved_bytes,
+    )
+
+    net = mlp(64).to(obs.device)
+    x = torch.randn(32, 64, device=obs.device)
+    expected = mlp_saved_bytes(32, 64)["all"]
+    obs.expect(
+        "mlp(64) train, batch 32: saved_bytes", observe(net.train(), x).saved_bytes, expected
+    )
+    obs.expect("mlp(64) eval, batch 32: saved_bytes", observe(net.eval(), x).saved_bytes, expected)
+
+
+@claim(
+    "eval.orthogonal",
+    "Train/eval mode and grad mode are independent switches: `model.eval()` leaves "
+    "`torch.is_grad_enabled()` as it was, `torch.no_grad()` leaves `model.training` as it was, "
+    "and a model made only of `Linear`, `ReLU` and `LayerNorm` gives identical outputs in "
+    "train and eval mode.",
+)
+@deterministic
+def _eval_orthogonal(obs: Observer) -> None:
+    model = SimpleModel().to(obs.device)
+    model.eval()
+    obs.expect("model.eval(); torch.is_grad_enabled()", torch.is_grad_enabled(), True)
+    with torch.no_grad():
+        model.train().eval()
+        obs.expect(
+            "with torch.no_grad(): model.eval(); torch.is_grad_enabled()",
+            torch.is_grad_enabled(),
+            False,
+        )
+    model.train()
+    with torch.no_grad():
+        obs.expect("with torch.no_grad(): model.training", model.training, True)
+    net = nn.Sequential(nn.Linear(8, 8), nn.ReLU(), nn.LayerNorm(8), nn.Linear(8, 2))
+    net = net.to(obs.device)
+    x = torch.randn(4, 8, device=obs.device)
+    obs.expect(
+        "torch.equal(net.train()(x), net.eval()(x))",
+        torch.equal(net.train()(x), net.eval()(x)),
+        True,
+    )
+
+
+class _ForgetsTraining(nn.Module):
+    """Calls ``F.dropout`` without ``training=``: the default ``training=True`` always applies."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.dropout(x, 0.5)
+
+
+class _UsesTraining(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.dropout(x, 0.5, training=self.training)
+
+
+@claim(
+    "eval.custom",
+    "A custom module sees the mode only through `self.training`: after `model.eval()`, "
+    "`F.dropout(x, p)` called without `training=self.training` still zeroes elements, while "
+    "`F.dropout(x, p, training=self.training)` returns its input unchanged.",
+)
+@deterministic
+def _eval_custom(obs: Observer) -> None:
+    x = torch.ones(100, device=obs.device)
+    forgets, uses = _ForgetsTraining().eval(), _UsesTraining().eval()
+    # observe() cannot see a functional dropout (no module to hook): look at the output.
+    obs.expect("eval: bool((F.dropout(x, 0.5) == 0).any())", bool((forgets(x) == 0).any()), True)
+    obs.expect(
+        "eval: torch.equal(F.dropout(x, 0.5, training=self.training), x)",
+        torch.equal(uses(x), x),
+        True,
+    )
+
+
+@claim(
+    "eval.bn-batch1",
+    "In train mode `BatchNorm1d` raises `ValueError` ('Expected more than 1 value per channel "
+    "when training') for an input with one value per channel (a batch of one sample of shape "
+    "`(1, C)`), while in eval mode it accepts it.",
+)
+@deterministic
+def _eval_bn_batch1(obs: Observer) -> None:
+    bn = nn.BatchNorm1d(3).to(obs.device)
+    x = torch.randn(1, 3, device=obs.device)
+    with obs.expect_raises(
+        "train: bn(torch.randn(1, 3))", ValueError, "Expected more than 1 value per channel"
+    ):
+        bn.train()(x)
+    obs.expect("eval: bn(torch.randn(1, 3)).shape", bn.eval()(x).shape, torch.Size([1, 3]))
+
+
+@claim(
+    "eval.forget-train",
+    "A validation helper that calls `model.eval()` but never `model.train()` leaves the model "
+    "in eval mode, so the next training forward runs with Dropout off and BatchNorm statistics "
+    "frozen; a helper that saves `was_training = model.training` and ends with "
+    "`model.train(was_training)` leaves Dropout and BatchNorm working as before.",
+)
+@deterministic
+def _eval_forget_train(obs: Observer) -> None:
+    x = torch.randn(16, 10, device=obs.device)
+
+    def validate_forgetting(model: nn.Module) -> None:
+        model.eval()
+        with torch.inference_mode():
+            model(x)
+
+    def validate_restoring(model: nn.Module) -> None:
+        was_training = model.training
+        model.eval()
+        with torch.inference_mode():
+            model(x)
+        model.train(was_training)
+
+    for name, validate, works in (
+        ("forgetting", validate_forgetting, False),
+        ("restoring", validate_restoring, True),
+    ):
+        model = SimpleModel().to(obs.device).train()
+        validate(model)
+        obs.expect(f"{name}: model.training after validation", model.training, works)
+        seen = observe(model, x, backward=True)
+        obs.expect(f"{name}: next training forward: dropout_active", seen.dropout_active, works)
+        obs.expect(f"{name}: next training forward: bn_stats_updated", seen.bn_stats_updated, works)

@@ -1,0 +1,43 @@
+"""Helpers shared by the claim checks."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+import torch
+
+from gradmodes._rng import seeded
+from gradmodes.claims._registry import Observer
+
+__all__ = ["deterministic", "mlp_saved_bytes"]
+
+
+def deterministic(run: Callable[[Observer], None]) -> Callable[[Observer], None]:
+    """Run a check with torch's RNG seeded to 0, restoring the caller's RNG afterwards."""
+
+    @functools.wraps(run)
+    def seeded_run(obs: Observer) -> None:
+        with seeded(0, obs.device):
+            run(obs)
+
+    return seeded_run
+
+
+def mlp_saved_bytes(batch: int, width: int, dtype: torch.dtype = torch.float32) -> dict[str, int]:
+    """Bytes autograd saves for ``models.mlp(width)`` on a ``(batch, width)`` input.
+
+    The input does not require grad. ``Linear`` is ``addmm(bias, x, weight.t())``: it
+    saves ``x`` when the weight needs a gradient and ``weight.t()`` when ``x`` needs one;
+    ``ReLU`` saves its output. Keys: which parameters are trainable.
+    """
+    size = torch.empty((), dtype=dtype).element_size()
+    activation = batch * width * size
+    weight = width * width * size
+    return {
+        # Linear 1 saves x; ReLU its output; Linear 2 its input and its weight.
+        "all": activation + activation + activation + weight,
+        # Only Linear 2 records (nothing upstream requires grad): it saves its input.
+        "last": activation,
+        "none": 0,
+    }

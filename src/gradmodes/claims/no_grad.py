@@ -1,0 +1,226 @@
+"""Claims about ``torch.no_grad()``, ``set_grad_enabled`` and ``enable_grad`` (section C)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from gradmodes.claims._common import deterministic, mlp_saved_bytes
+from gradmodes.claims._registry import Observer, claim
+from gradmodes.models import SimpleModel, mlp
+from gradmodes.probes import observe
+
+__all__: list[str] = []
+
+
+@claim(
+    "ng.outputs",
+    "Inside `torch.no_grad()`, results have `requires_grad=False` and `grad_fn` `None` even "
+    "when their inputs require grad.",
+)
+@deterministic
+def _ng_outputs(obs: Observer) -> None:
+    w = torch.randn(3, device=obs.device, requires_grad=True)
+    with torch.no_grad():
+        y = w * 2
+    obs.expect("w.requires_grad", w.requires_grad, True)
+    obs.expect("no_grad: (w * 2).requires_grad", y.requires_grad, False)
+    obs.expect("no_grad: (w * 2).grad_fn is None", y.grad_fn is None, True)
+    seen = observe(mlp(8).to(obs.device), torch.randn(2, 8, device=obs.device), grad_mode="no_grad")
+    obs.expect("no_grad: mlp(8)(x).requires_grad", seen.output_requires_grad, False)
+    obs.expect("no_grad: mlp(8)(x).grad_fn is not None", seen.has_grad_fn, False)
+
+
+@claim(
+    "ng.flags-unchanged",
+    "`torch.no_grad()` does not change any parameter's `requires_grad` (before, inside and "
+    "after the block it is `True`), and results computed after the block have a `grad_fn` "
+    "again.",
+)
+@deterministic
+def _ng_flags_unchanged(obs: Observer) -> None:
+    net = mlp(8).to(obs.device)
+    x = torch.randn(2, 8, device=obs.device)
+
+    def flags() -> set[bool]:
+        return {p.requires_grad for p in net.parameters()}
+
+    obs.expect("before: {p.requires_grad for p in net.parameters()}", flags(), {True})
+    with torch.no_grad():
+        obs.expect("inside: {p.requires_grad for p in net.parameters()}", flags(), {True})
+        obs.expect("inside: net(x).grad_fn is None", net(x).grad_fn is None, True)
+    obs.expect("after: {p.requires_grad for p in net.parameters()}", flags(), {True})
+    obs.expect("after: net(x).grad_fn is None", net(x).grad_fn is None, False)
+
+
+@claim(
+    "ng.memory",
+    "A forward under `torch.no_grad()` saves 0 bytes for backward, where the same forward of "
+    "`Linear(64, 64)`-`ReLU`-`Linear(64, 64)` on a float32 batch of 32 saves 40960 bytes with "
+    "gradients enabled.",
+)
+@deterministic
+def _ng_memory(obs: Observer) -> None:
+    net = mlp(64).to(obs.device)
+    x = torch.randn(32, 64, device=obs.device)
+    expected = mlp_saved_bytes(32, 64)["all"]
+    obs.expect("expected bytes from shapes", expected, 40960)
+    obs.expect("grad: saved_bytes", observe(net, x).saved_bytes, expected)
+    obs.expect("no_grad: saved_bytes", observe(net, x, grad_mode="no_grad").saved_bytes, 0)
+
+
+@claim(
+    "ng.no-mode-change",
+    "`torch.no_grad()` does not switch Dropout or BatchNorm: in train mode under `no_grad`, "
+    "Dropout still zeroes elements and BatchNorm still updates its running statistics, so a "
+    "validation pass under `no_grad` without `model.eval()` changes the BatchNorm statistics.",
+)
+@deterministic
+def _ng_no_mode_change(obs: Observer) -> None:
+    model = SimpleModel().to(obs.device).train()
+    seen = observe(model, torch.randn(16, 10, device=obs.device), grad_mode="no_grad")
+    obs.expect("no_grad, train mode: dropout_active", seen.dropout_active, True)
+    obs.expect("no_grad, train mode: bn_stats_updated", seen.bn_stats_updated, True)
+    obs.expect("model.training", model.training, True)
+
+
+@claim(
+    "ng.factory",
+    "Inside `torch.no_grad()`, `torch.randn(..., requires_grad=True)` and `nn.Parameter(...)` "
+    "still create tensors with `requires_grad=True` (so a layer built inside the block is "
+    "trainable), while results of operations on them do not require grad.",
+)
+@deterministic
+def _ng_factory(obs: Observer) -> None:
+    with torch.no_grad():
+        t = torch.randn(2, device=obs.device, requires_grad=True)
+        p = nn.Parameter(torch.zeros(2, device=obs.device))
+        layer = nn.Linear(2, 2).to(obs.device)
+        y = t * p
+    obs.expect("no_grad: torch.randn(2, requires_grad=True).requires_grad", t.requires_grad, True)
+    obs.expect("no_grad: nn.Parameter(torch.zeros(2)).requires_grad", p.requires_grad, True)
+    obs.expect(
+        "no_grad: {p.requires_grad for p in nn.Linear(2, 2).parameters()}",
+        {q.requires_grad for q in layer.parameters()},
+        {True},
+    )
+    obs.expect("no_grad: (t * p).requires_grad", y.requires_grad, False)
+
+
+@claim(
+    "ng.backward-error",
+    "`backward()` on a result computed under `torch.no_grad()` raises `RuntimeError` "
+    "('element 0 of tensors does not require grad and does not have a grad_fn').",
+)
+@deterministic
+def _ng_backward_error(obs: Observer) -> None:
+    net = mlp(8).to(obs.device)
+    x = torch.randn(2, 8, device=obs.device)
+    with torch.no_grad():
+        loss = net(x).sum()
+    with obs.expect_raises(
+        "loss.backward()", RuntimeError, "element 0 of tensors does not require grad"
+    ):
+        loss.backward()
+
+
+@claim(
+    "ng.inplace-leaf",
+    "An in-place update of a leaf tensor that requires grad, such as `p.add_(1)` on a "
+    "parameter, raises `RuntimeError` ('a leaf Variable that requires grad is being used in an "
+    "in-place operation') outside `torch.no_grad()` and succeeds inside it.",
+)
+@deterministic
+def _ng_inplace_leaf(obs: Observer) -> None:
+    p = nn.Parameter(torch.zeros(2, device=obs.device))
+    with obs.expect_raises(
+        "p.add_(1)", RuntimeError, "a leaf Variable that requires grad is being used in an in-place"
+    ):
+        p.add_(1)
+    with torch.no_grad():
+        p.add_(1)
+    obs.expect("with torch.no_grad(): p.add_(1); p.tolist()", p.tolist(), [1.0, 1.0])
+    obs.expect("p.requires_grad", p.requires_grad, True)
+
+
+@torch.no_grad()
+def _called_decorator(x: torch.Tensor) -> tuple[bool, torch.Tensor]:
+    return torch.is_grad_enabled(), x * 2
+
+
+@torch.no_grad
+def _bare_decorator(x: torch.Tensor) -> tuple[bool, torch.Tensor]:
+    return torch.is_grad_enabled(), x * 2
+
+
+@claim(
+    "ng.decorator",
+    "`@torch.no_grad()` works as a function decorator, and so does the bare `@torch.no_grad`: "
+    "inside the decorated function tracking is off, its results do not require grad, and "
+    "tracking is on again after the call.",
+)
+@deterministic
+def _ng_decorator(obs: Observer) -> None:
+    w = torch.randn(2, device=obs.device, requires_grad=True)
+    for name, function in (
+        ("@torch.no_grad()", _called_decorator),
+        ("@torch.no_grad", _bare_decorator),
+    ):
+        enabled, y = function(w)
+        obs.expect(f"{name}: torch.is_grad_enabled() inside", enabled, False)
+        obs.expect(f"{name}: f(w).requires_grad", y.requires_grad, False)
+        obs.expect(f"{name}: torch.is_grad_enabled() after", torch.is_grad_enabled(), True)
+
+
+@claim(
+    "ng.set-grad-enabled",
+    "`with torch.set_grad_enabled(phase == 'train'):` turns tracking on for the training phase "
+    "and off for the validation phase of one shared loop, and a bare call "
+    "`torch.set_grad_enabled(False)` (unlike a bare `torch.no_grad()`) switches tracking off "
+    "until it is switched back.",
+)
+@deterministic
+def _ng_set_grad_enabled(obs: Observer) -> None:
+    net = mlp(8).to(obs.device)
+    x = torch.randn(2, 8, device=obs.device)
+    for phase in ("train", "val"):
+        with torch.set_grad_enabled(phase == "train"):
+            y = net(x)
+        obs.expect(f"phase {phase!r}: output has grad_fn", y.grad_fn is not None, phase == "train")
+    was_enabled = torch.is_grad_enabled()
+    try:
+        torch.no_grad()
+        obs.expect("bare torch.no_grad(); torch.is_grad_enabled()", torch.is_grad_enabled(), True)
+        torch.set_grad_enabled(False)
+        obs.expect(
+            "bare torch.set_grad_enabled(False); torch.is_grad_enabled()",
+            torch.is_grad_enabled(),
+            False,
+        )
+        obs.expect("then net(x).grad_fn is None", net(x).grad_fn is None, True)
+        torch.set_grad_enabled(True)
+        obs.expect(
+            "bare torch.set_grad_enabled(True); torch.is_grad_enabled()",
+            torch.is_grad_enabled(),
+            True,
+        )
+    finally:
+        torch.set_grad_enabled(was_enabled)
+
+
+@claim(
+    "ng.enable-grad",
+    "`torch.enable_grad()` re-enables tracking inside a `torch.no_grad()` block: results "
+    "computed in it have a `grad_fn`, and tracking is off again after it.",
+)
+@deterministic
+def _ng_enable_grad(obs: Observer) -> None:
+    w = torch.randn(2, device=obs.device, requires_grad=True)
+    with torch.no_grad():
+        with torch.enable_grad():
+            inner = w * 2
+        after = w * 2
+    obs.expect(
+        "no_grad > enable_grad: (w * 2).grad_fn is not None", inner.grad_fn is not None, True
+    )
+    obs.expect("no_grad, after enable_grad: (w * 2).grad_fn is None", after.grad_fn is None, True)
