@@ -37,6 +37,9 @@ def mlp_saved_bytes(batch: int, width: int, dtype: torch.dtype = torch.float32) 
     return {
         # Linear 1 saves x; ReLU its output; Linear 2 its input and its weight.
         "all": activation + activation + activation + weight,
+        # Only Linear 1 trainable: Linear 1 saves x, ReLU its output, and the frozen
+        # Linear 2 still saves its weight, to pass the gradient back to its input.
+        "first": activation + activation + weight,
         # Only Linear 2 records (nothing upstream requires grad): it saves its input.
         "last": activation,
         "none": 0,

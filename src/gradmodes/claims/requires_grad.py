@@ -81,15 +81,24 @@ def _rg_no_grad_field(obs: Observer) -> None:
     "rg.memory",
     "With an input that does not require grad, `Linear(64, 64)`-`ReLU`-`Linear(64, 64)` on a "
     "float32 batch of 32 saves 40960 bytes for backward when all parameters are trainable, "
-    "8192 bytes when only the last `Linear` is trainable, and 0 bytes when all are frozen.",
+    "32768 bytes when only the first `Linear` is trainable (the frozen last one still saves its "
+    "weight to pass gradients back), 8192 bytes when only the last `Linear` is trainable, and "
+    "0 bytes when all are frozen.",
 )
 @deterministic
 def _rg_memory(obs: Observer) -> None:
     net = mlp(64).to(obs.device)
     x = torch.randn(32, 64, device=obs.device)
     expected = mlp_saved_bytes(32, 64)
-    obs.expect("expected bytes from shapes", expected, {"all": 40960, "last": 8192, "none": 0})
+    obs.expect(
+        "expected bytes from shapes",
+        expected,
+        {"all": 40960, "first": 32768, "last": 8192, "none": 0},
+    )
     obs.expect("all trainable: saved_bytes", observe(net, x).saved_bytes, expected["all"])
+    net[2].requires_grad_(False)
+    obs.expect("only net[0] trainable: saved_bytes", observe(net, x).saved_bytes, expected["first"])
+    net[2].requires_grad_(True)
     net[0].requires_grad_(False)
     obs.expect("only net[2] trainable: saved_bytes", observe(net, x).saved_bytes, expected["last"])
     net.requires_grad_(False)
@@ -328,3 +337,24 @@ def _rg_momentum_drift(obs: Observer) -> None:
                 not torch.equal(before, layer.weight),
                 not set_to_none,
             )
+
+
+@claim(
+    "rg.reversible",
+    "`requires_grad = False` is a flag, not a permanent change: after setting it back to "
+    "`True` the parameter gets a `.grad` from `backward()` again and the optimizer updates it.",
+)
+@deterministic
+def _rg_reversible(obs: Observer) -> None:
+    layer = nn.Linear(4, 1).to(obs.device)
+    optimizer = torch.optim.SGD(layer.parameters(), lr=0.1)
+    x = torch.randn(8, 4, device=obs.device)
+    layer.weight.requires_grad = False
+    layer(x).sum().backward()
+    obs.expect("frozen: layer.weight.grad is None", layer.weight.grad is None, True)
+    layer.weight.requires_grad = True
+    before = layer.weight.detach().clone()
+    layer(x).sum().backward()
+    obs.expect("unfrozen: layer.weight.grad is None", layer.weight.grad is None, False)
+    optimizer.step()
+    obs.expect("unfrozen: weight changed by step()", not torch.equal(before, layer.weight), True)
