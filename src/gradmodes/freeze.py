@@ -131,7 +131,14 @@ def unfreeze_batchnorm(model: nn.Module, *prefixes: str) -> list[str]:
 
     Each pinned BatchNorm gets its own ``train()`` back, ``requires_grad=True`` on its
     parameters, and the ``training`` flag of ``model`` itself. Returns the names of
-    the modules unpinned.
+    the modules unpinned (BatchNorm layers that were not pinned are left alone).
+
+    >>> from torch import nn
+    >>> model = nn.Sequential(nn.BatchNorm1d(2), nn.BatchNorm1d(2))
+    >>> freeze_batchnorm(model, "1")
+    ['1']
+    >>> unfreeze_batchnorm(model)
+    ['1']
     """
     require_module(model, "unfreeze_batchnorm")
     unpinned = [

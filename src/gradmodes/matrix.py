@@ -62,6 +62,11 @@ def behaviour_matrix(
     ``model_factory``). Each cell runs with torch's RNG seeded to ``seed``; the
     caller's RNG state is left as it was. The factory must return a new model each
     call, on the device of ``inputs``.
+
+    >>> from gradmodes.models import mlp
+    >>> rows = behaviour_matrix(lambda: mlp(4), torch.randn(2, 4))
+    >>> [(r.grad_mode, r.saved_bytes) for r in rows if r.training and r.requires_grad]
+    [('grad', 160), ('no_grad', 0), ('inference_mode', 0)]
     """
     if model_factory is None:
         model_factory = SimpleModel
@@ -111,6 +116,13 @@ def format_matrix(rows: Sequence[MatrixRow]) -> str:
 
     Every header and value is a code name, ``True``/``False`` or a number, so the
     table reads the same in any language.
+
+    >>> row = MatrixRow(False, "no_grad", True, None, False, False, 0, False)
+    >>> header, line = format_matrix([row]).splitlines()
+    >>> header.split()[:3]
+    ['training', 'grad_mode', 'requires_grad']
+    >>> line.split()
+    ['False', 'no_grad', 'True', '-', 'False', 'False', '0', 'False']
     """
     header = tuple(field.name for field in fields(MatrixRow))
     body = [tuple("-" if value is None else str(value) for value in astuple(row)) for row in rows]
