@@ -7,7 +7,10 @@ from torch import nn
 
 from gradmodes.claims._common import deterministic
 from gradmodes.claims._registry import Observer, claim
+from gradmodes.freeze import freeze, freeze_batchnorm, unfreeze_batchnorm
+from gradmodes.matrix import behaviour_matrix
 from gradmodes.models import SimpleModel
+from gradmodes.modes import evaluating
 from gradmodes.probes import observe
 
 __all__: list[str] = []
@@ -94,3 +97,143 @@ def _x_detach(obs: Observer) -> None:
     obs.record("t._version", t._version)
     with obs.expect_raises("t.sum().backward()", RuntimeError, "modified by an inplace operation"):
         t.sum().backward()
+
+
+@claim(
+    "x.matrix",
+    "`behaviour_matrix()` measures all 12 settings of {train, eval} x {`grad`, `no_grad`, "
+    "`inference_mode`} x {all parameters trainable, all frozen} on `SimpleModel` with "
+    "`observe()`: Dropout is active and BatchNorm statistics are updated exactly in train "
+    "mode, whatever the grad mode, while the output requires grad, activations are saved and "
+    "`backward()` works exactly under `grad` with trainable parameters.",
+)
+@deterministic
+def _x_matrix(obs: Observer) -> None:
+    x = torch.randn(16, 10, device=obs.device)
+    rows = behaviour_matrix(lambda: SimpleModel().to(obs.device), x)
+    settings = [(row.training, row.grad_mode, row.requires_grad) for row in rows]
+    obs.expect("len(set(settings))", len(set(settings)), 12)
+    for row in rows:
+        recording = row.grad_mode == "grad" and row.requires_grad
+        where = f"training={row.training}, {row.grad_mode}, requires_grad={row.requires_grad}"
+        obs.expect(
+            f"{where}: dropout_active, bn_stats_updated",
+            (row.dropout_active, row.bn_stats_updated),
+            (row.training, row.training),
+        )
+        obs.expect(
+            f"{where}: output_requires_grad, saved_bytes > 0, backward_ok",
+            (row.output_requires_grad, row.saved_bytes > 0, row.backward_ok),
+            (recording, recording, recording),
+        )
+    # A few cells again, measured directly with observe() on a model set up by hand.
+    for training, grad_mode, requires_grad in (
+        (True, "grad", True),
+        (False, "grad", True),
+        (True, "no_grad", False),
+        (False, "inference_mode", True),
+    ):
+        model = SimpleModel().to(obs.device).train(training).requires_grad_(requires_grad)
+        seen = observe(model, x, grad_mode=grad_mode, backward=True)
+        row = rows[settings.index((training, grad_mode, requires_grad))]
+        obs.expect(
+            f"training={training}, {grad_mode}, requires_grad={requires_grad}: "
+            "(output_requires_grad, saved_bytes, backward_ok) as observe() sees them",
+            (row.output_requires_grad, row.saved_bytes, row.backward_ok),
+            (seen.output_requires_grad, seen.saved_bytes, seen.backward_ok),
+        )
+
+
+class _Prefixed(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 2))
+        self.linear2 = nn.Linear(2, 2)
+        self.nonlinear = nn.Linear(2, 2)
+
+
+@claim(
+    "x.freeze-prefix",
+    "`freeze(model, 'linear')` freezes the parameters of the module `linear` and of its "
+    "submodules only, not those of `linear2` or `nonlinear`, returns the names it changed, "
+    "and raises `ValueError` listing the valid module names for a prefix that matches no "
+    "module.",
+)
+@deterministic
+def _x_freeze_prefix(obs: Observer) -> None:
+    model = _Prefixed()
+    changed = freeze(model, "linear")
+    obs.expect(
+        "freeze(model, 'linear')",
+        changed,
+        ["linear.0.weight", "linear.0.bias", "linear.1.weight", "linear.1.bias"],
+    )
+    obs.expect(
+        "trainable after it",
+        [name for name, p in model.named_parameters() if p.requires_grad],
+        ["linear2.weight", "linear2.bias", "nonlinear.weight", "nonlinear.bias"],
+    )
+    obs.expect("freeze(model, 'linear') again", freeze(model, "linear"), [])
+    with obs.expect_raises(
+        "freeze(model, 'lin')",
+        ValueError,
+        "valid module names: linear, linear.0, linear.1, linear2, nonlinear",
+    ):
+        freeze(model, "lin")
+
+
+@claim(
+    "x.freeze-bn",
+    "`freeze_batchnorm(model)` freezes every BatchNorm's parameters and keeps those layers in "
+    "eval mode through later `model.train()` calls, so training forwards no longer change "
+    "their running statistics while Dropout stays active, and `unfreeze_batchnorm(model)` "
+    "undoes both.",
+)
+@deterministic
+def _x_freeze_bn(obs: Observer) -> None:
+    model = SimpleModel().to(obs.device)
+    x = torch.randn(16, 10, device=obs.device)
+    obs.expect("freeze_batchnorm(model)", freeze_batchnorm(model), ["bn"])
+    model.train()
+    obs.expect("model.train(); model.bn.training", model.bn.training, False)
+    obs.expect("model.bn.weight.requires_grad", model.bn.weight.requires_grad, False)
+    seen = observe(model, x, backward=True)
+    obs.expect("bn_stats_updated", seen.bn_stats_updated, False)
+    obs.expect("dropout_active", seen.dropout_active, True)
+    obs.expect("params_with_grad", seen.params_with_grad, ("linear.weight", "linear.bias"))
+    obs.expect("unfreeze_batchnorm(model)", unfreeze_batchnorm(model), ["bn"])
+    model.train()
+    obs.expect("model.train(); model.bn.training", model.bn.training, True)
+    obs.expect("model.bn.weight.requires_grad", model.bn.weight.requires_grad, True)
+    obs.expect("bn_stats_updated", observe(model, x).bn_stats_updated, True)
+
+
+@claim(
+    "x.evaluating",
+    "`with evaluating(model):` runs its block with every submodule in eval mode and inference "
+    "mode on, and afterwards gives each submodule back its own previous `training` flag, also "
+    "when the block raises.",
+)
+@deterministic
+def _x_evaluating(obs: Observer) -> None:
+    model = SimpleModel().to(obs.device)
+    model.bn.eval()  # kept in eval mode on purpose: model.train() would undo it
+    flags = {name: m.training for name, m in model.named_modules()}
+    with evaluating(model):
+        obs.expect(
+            "inside: {m.training for m in model.modules()}",
+            {m.training for m in model.modules()},
+            {False},
+        )
+        obs.expect(
+            "inside: torch.is_inference_mode_enabled()", torch.is_inference_mode_enabled(), True
+        )
+    after = {name: m.training for name, m in model.named_modules()}
+    obs.expect("after: {name: m.training for name, m in model.named_modules()}", after, flags)
+    try:
+        with evaluating(model):
+            raise KeyError("inside the block")
+    except KeyError:
+        pass
+    after = {name: m.training for name, m in model.named_modules()}
+    obs.expect("after an exception: same flags as before", after, flags)

@@ -7,6 +7,7 @@ from torch import nn
 
 from gradmodes.claims._common import deterministic, mlp_saved_bytes
 from gradmodes.claims._registry import Observer, claim
+from gradmodes.freeze import freeze, unfreeze
 from gradmodes.models import SimpleModel, mlp
 from gradmodes.probes import observe
 
@@ -120,8 +121,8 @@ class _Named(nn.Module):
     "rg.name-match",
     "Freezing by substring as the original answer does (`if 'linear' not in name: "
     "param.requires_grad = False`) leaves the parameters of modules named `nonlinear` and "
-    "`linear2` trainable too, whereas exact module-prefix matching (module name `linear` or "
-    "starting with `linear.`) keeps only the module `linear` trainable.",
+    "`linear2` trainable too, whereas exact module-prefix matching (`freeze(model)` then "
+    "`unfreeze(model, 'linear')`) keeps only the module `linear` trainable.",
 )
 @deterministic
 def _rg_name_match(obs: Observer) -> None:
@@ -144,12 +145,14 @@ def _rg_name_match(obs: Observer) -> None:
     )
 
     model = _Named()
-    for name, param in model.named_parameters():
-        module = name.rpartition(".")[0]
-        if not (module == "linear" or module.startswith("linear.")):
-            param.requires_grad = False
+    freeze(model)
+    unfreeze(model, "linear")
     trainable = [name for name, p in model.named_parameters() if p.requires_grad]
-    obs.expect("exact prefix: trainable", trainable, ["linear.weight", "linear.bias"])
+    obs.expect(
+        "freeze(model); unfreeze(model, 'linear'): trainable",
+        trainable,
+        ["linear.weight", "linear.bias"],
+    )
 
 
 @claim(
