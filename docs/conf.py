@@ -62,6 +62,8 @@ html_theme_options = {
     "use_fullscreen_button": False,
     "home_page_in_toc": True,
     "show_toc_level": 2,
+    # The theme's footer, plus the torch the claims were checked with (_templates/).
+    "footer_content_items": ["author.html", "copyright.html", "checked-with.html"],
 }
 
 # Copy buttons on code inputs only; outputs and prompts are never copied.
