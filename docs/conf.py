@@ -26,6 +26,11 @@ extensions = [
     "site_i18n",  # docs/_ext/site_i18n.py: language switcher and per-language UI strings
 ]
 
+# A claim that no page cites is a warning (docs/_ext/claims.py), so -W fails the build. While
+# the content pages are written in parallel, the site tests report it instead
+# (tests/test_site.py); delete this line once every claim is cited.
+suppress_warnings = ["claims.uncited"]
+
 root_doc = "index"
 exclude_patterns = ["_build", "README.md", "locale"]
 templates_path = ["_templates"]
