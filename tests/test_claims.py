@@ -64,6 +64,7 @@ CATALOGUE_IDS = [
     "x.standard",
     "x.freeze-finetune",
     "x.detach",
+    "x.matrix",
 ]
 REGISTERED_IDS = [registered.id for registered in all_claims()]
 

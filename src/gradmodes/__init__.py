@@ -1,5 +1,45 @@
-"""gradmodes: small, verified examples of PyTorch's training and gradient switches."""
+"""gradmodes: small, verified examples of PyTorch's training and gradient switches.
 
-from gradmodes.models import SimpleModel
+>>> import torch
+>>> import gradmodes
+>>> model = gradmodes.SimpleModel()
+>>> with gradmodes.evaluating(model):
+...     seen = gradmodes.observe(model, torch.randn(4, 10), grad_mode="inference_mode")
+>>> seen.dropout_active, seen.saved_bytes, model.training
+(False, 0, True)
 
-__all__ = ["SimpleModel"]
+The registered claims live in :mod:`gradmodes.claims`.
+"""
+
+from gradmodes.freeze import (
+    freeze,
+    freeze_batchnorm,
+    trainable_parameters,
+    unfreeze,
+    unfreeze_batchnorm,
+)
+from gradmodes.matrix import MatrixRow, behaviour_matrix, format_matrix
+from gradmodes.models import SimpleModel, mlp
+from gradmodes.modes import GRAD_MODES, GradMode, evaluating, grad_context
+from gradmodes.probes import Observation, SavedTensors, count_saved, observe
+
+__all__ = [
+    "GRAD_MODES",
+    "GradMode",
+    "MatrixRow",
+    "Observation",
+    "SavedTensors",
+    "SimpleModel",
+    "behaviour_matrix",
+    "count_saved",
+    "evaluating",
+    "format_matrix",
+    "freeze",
+    "freeze_batchnorm",
+    "grad_context",
+    "mlp",
+    "observe",
+    "trainable_parameters",
+    "unfreeze",
+    "unfreeze_batchnorm",
+]

@@ -12,7 +12,7 @@ __all__ = ["seeded"]
 
 @contextmanager
 def seeded(seed: int = 0, device: torch.device | str = "cpu") -> Iterator[None]:
-    """Seed torch's RNG for the block; the previous RNG state comes back afterwards.
+    """Seed torch's CPU RNG (and ``device``'s, if CUDA) for the block, then restore them.
 
     >>> with seeded(1):
     ...     a = torch.rand(2)
@@ -22,11 +22,14 @@ def seeded(seed: int = 0, device: torch.device | str = "cpu") -> Iterator[None]:
     True
     """
     dev = torch.device(device)
-    cuda = (
-        [dev.index if dev.index is not None else torch.cuda.current_device()]
-        if (dev.type == "cuda")
-        else []
-    )
+    cuda = []
+    if dev.type == "cuda":
+        cuda = [dev.index if dev.index is not None else torch.cuda.current_device()]
     with torch.random.fork_rng(devices=cuda):
-        torch.manual_seed(seed)
+        # Not torch.manual_seed(): on a CPU build it also queues seeds for CUDA, XPU and
+        # MTIA, formatting a stack trace for each (about 1 ms per call).
+        torch.random.default_generator.manual_seed(seed)
+        for index in cuda:
+            with torch.cuda.device(index):
+                torch.cuda.manual_seed(seed)
         yield

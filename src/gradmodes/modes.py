@@ -1,4 +1,4 @@
-"""The three gradient modes, by name.
+"""The three gradient modes by name, and an evaluation block that restores every flag.
 
 >>> import torch
 >>> [name for name in GRAD_MODES]
@@ -10,17 +10,21 @@ True
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
-from typing import Literal
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import Literal, TypeVar
 
 import torch
+from torch import nn
 
-from gradmodes._checks import require_choice
+from gradmodes._checks import require_choice, require_module
 
-__all__ = ["GRAD_MODES", "GradMode", "grad_context"]
+__all__ = ["GRAD_MODES", "GradMode", "evaluating", "grad_context"]
 
 GradMode = Literal["grad", "no_grad", "inference_mode"]
 GRAD_MODES: tuple[GradMode, ...] = ("grad", "no_grad", "inference_mode")
+
+M = TypeVar("M", bound=nn.Module)
 
 
 def grad_context(name: GradMode) -> AbstractContextManager[object]:
@@ -40,3 +44,37 @@ def grad_context(name: GradMode) -> AbstractContextManager[object]:
     if name == "no_grad":
         return torch.no_grad()
     return torch.inference_mode()
+
+
+@contextmanager
+def evaluating(
+    model: M, grad_mode: Literal["inference_mode", "no_grad"] = "inference_mode"
+) -> Iterator[M]:
+    """Run a block with ``model.eval()`` and gradients off; then restore every module's flag.
+
+    On exit, also on an exception, each submodule gets back the ``training`` flag it
+    had before, so a submodule deliberately kept in eval mode stays there (a plain
+    ``model.train()`` would switch it to train mode). Use ``grad_mode="no_grad"``
+    when the outputs must later be saved for backward, which inference tensors
+    cannot be.
+
+    >>> from gradmodes.models import SimpleModel
+    >>> model = SimpleModel()
+    >>> _ = model.bn.eval()  # one submodule kept in eval mode on purpose
+    >>> with evaluating(model) as m:
+    ...     y = m(torch.randn(4, 10))
+    ...     print(m is model, model.dropout.training, torch.is_inference_mode_enabled())
+    True False True
+    >>> model.training, model.dropout.training, model.bn.training  # each as before
+    (True, True, False)
+    """
+    require_module(model, "evaluating")
+    require_choice(grad_mode, ("inference_mode", "no_grad"), "grad_mode")
+    before = [(module, module.training) for module in model.modules()]
+    try:
+        model.eval()
+        with grad_context(grad_mode):
+            yield model
+    finally:
+        for module, training in before:
+            module.training = training

@@ -38,7 +38,11 @@ BN_STATS: tuple[str, ...] = ("running_mean", "running_var", "num_batches_tracked
 
 @dataclass
 class SavedTensors:
-    """Running totals of the tensors autograd packed for backward."""
+    """Running totals of the tensors autograd packed for backward (see :func:`count_saved`).
+
+    >>> SavedTensors()
+    SavedTensors(count=0, bytes=0)
+    """
 
     count: int = 0
     bytes: int = 0
@@ -84,6 +88,11 @@ class Observation:
     ``dropout_active`` and ``bn_stats_updated`` are ``None`` when the model has no
     Dropout module, or no running-statistics buffer, to watch.
     ``backward_ok`` is ``None`` unless ``backward=True`` was asked for.
+
+    >>> import torch
+    >>> seen = observe(torch.nn.Linear(3, 1), torch.ones(2, 3))
+    >>> seen.dropout_active, seen.output_requires_grad, seen.saved_bytes, seen.backward_ok
+    (None, True, 24, None)
     """
 
     dropout_active: bool | None

@@ -30,7 +30,7 @@ def _eval_flag(obs: Observer) -> None:
 
     spy = Spy()
     spy.eval()
-    obs.expect("Spy().eval() calls train(mode) with", calls, [False])
+    obs.expect("spy.eval(); calls", calls, [False])
 
     # Two levels of nesting: SimpleModel's children and a Sequential inside a Sequential.
     model = nn.Sequential(SimpleModel(), nn.Sequential(nn.Dropout(), nn.Sequential(spy))).to(
@@ -84,14 +84,16 @@ def _eval_dropout(obs: Observer) -> None:
     obs.expect("torch.equal(nn.Dropout(0.3).eval()(x), x)", torch.equal(dropout.eval()(x), x), True)
     y = dropout.train()(x)
     kept = y != 0
-    fraction = 1.0 - kept.float().mean().item()
+    dropped = (y == 0).float().mean().item()
+    obs.record("x.numel()", x.numel())
     obs.record(
-        "fraction of zeros in nn.Dropout(0.3).train()(x), x.numel() = 10000", round(fraction, 4)
+        "y = nn.Dropout(0.3).train()(x); round((y == 0).float().mean().item(), 4)",
+        round(dropped, 4),
     )
     # 10000 Bernoulli(0.3) draws: standard deviation 0.0046, so 0.02 is over 4 of them.
-    obs.expect("abs(fraction - 0.3) < 0.02", abs(fraction - p) < 0.02, True)
+    obs.expect("abs((y == 0).float().mean().item() - 0.3) < 0.02", abs(dropped - p) < 0.02, True)
     obs.expect(
-        "torch.allclose(y[kept], x[kept] / (1 - 0.3))",
+        "torch.allclose(y[y != 0], x[y != 0] / (1 - 0.3))",
         torch.allclose(y[kept], x[kept] / (1 - p)),
         True,
     )
@@ -111,24 +113,31 @@ def _eval_bn_uses_running(obs: Observer) -> None:
         bn.weight.uniform_(0.5, 1.5)
         bn.bias.uniform_(-0.5, 0.5)
     x = torch.randn(8, 4, device=obs.device) * 3.0 + 1.0
-    weight, bias, eps = bn.weight.detach(), bn.bias.detach(), bn.eps
-    running = (x - bn.running_mean) / torch.sqrt(bn.running_var + eps) * weight + bias
-    mean, var = x.mean(0), x.var(0, unbiased=False)
-    batch = (x - mean) / torch.sqrt(var + eps) * weight + bias
+    w, b, eps = bn.weight.detach(), bn.bias.detach(), bn.eps
+    running = (x - bn.running_mean) / (bn.running_var + eps).sqrt() * w + b
+    batch = (x - x.mean(0)) / (x.var(0, unbiased=False) + eps).sqrt() * w + b
 
     y_eval = bn.eval()(x).detach()
     obs.expect(
-        "eval: allclose(y, (x - running_mean) / sqrt(running_var + eps) * w + b)",
+        "y_eval = bn.eval()(x); "
+        "torch.allclose(y_eval, (x - bn.running_mean) / (bn.running_var + eps).sqrt() * w + b, "
+        "atol=1e-5)",
         torch.allclose(y_eval, running, atol=1e-5),
         True,
     )
     y_train = bn.train()(x).detach()
     obs.expect(
-        "train: allclose(y, (x - x.mean(0)) / sqrt(x.var(0, unbiased=False) + eps) * w + b)",
+        "y_train = bn.train()(x); "
+        "torch.allclose(y_train, (x - x.mean(0)) / (x.var(0, unbiased=False) + eps).sqrt() * w "
+        "+ b, atol=1e-5)",
         torch.allclose(y_train, batch, atol=1e-5),
         True,
     )
-    obs.expect("allclose(y_eval, y_train)", torch.allclose(y_eval, y_train, atol=1e-5), False)
+    obs.expect(
+        "torch.allclose(y_eval, y_train, atol=1e-5)",
+        torch.allclose(y_eval, y_train, atol=1e-5),
+        False,
+    )
 
 
 @claim(
@@ -148,23 +157,23 @@ def _eval_bn_no_update(obs: Observer) -> None:
     mean0, var0, count0 = state()
     bn.eval()(x)
     mean1, var1, count1 = state()
-    obs.expect("eval: running_mean unchanged", torch.equal(mean1, mean0), True)
-    obs.expect("eval: running_var unchanged", torch.equal(var1, var0), True)
-    obs.expect("eval: num_batches_tracked", count1, count0)
+    obs.expect("bn.eval()(x); torch.equal(bn.running_mean, mean0)", torch.equal(mean1, mean0), True)
+    obs.expect("torch.equal(bn.running_var, var0)", torch.equal(var1, var0), True)
+    obs.expect("int(bn.num_batches_tracked)", count1, count0)
 
     bn.train()(x)
     mean2, var2, count2 = state()
     obs.expect(
-        "train: allclose(running_mean, 0.9 * old + 0.1 * x.mean(0))",
+        "bn.train()(x); torch.allclose(bn.running_mean, 0.9 * mean0 + 0.1 * x.mean(0))",
         torch.allclose(mean2, 0.9 * mean0 + 0.1 * x.mean(0)),
         True,
     )
     obs.expect(
-        "train: allclose(running_var, 0.9 * old + 0.1 * x.var(0, unbiased=True))",
+        "torch.allclose(bn.running_var, 0.9 * var0 + 0.1 * x.var(0, unbiased=True))",
         torch.allclose(var2, 0.9 * var0 + 0.1 * x.var(0, unbiased=True)),
         True,
     )
-    obs.expect("train: num_batches_tracked", count2, count0 + 1)
+    obs.expect("int(bn.num_batches_tracked)", count2, count0 + 1)
 
 
 @claim(
@@ -176,30 +185,36 @@ def _eval_bn_no_update(obs: Observer) -> None:
 @deterministic
 def _eval_keeps_autograd(obs: Observer) -> None:
     model = SimpleModel().to(obs.device).eval()
-    seen = observe(model, torch.randn(16, 10, device=obs.device), backward=True)
-    obs.expect("SimpleModel eval: output has grad_fn", seen.has_grad_fn, True)
-    obs.expect("SimpleModel eval: backward_ok", seen.backward_ok, True)
+    x = torch.randn(16, 10, device=obs.device)
+    seen = observe(model, x, backward=True)
     obs.expect(
-        "SimpleModel eval: parameters given a .grad",
+        "seen = observe(SimpleModel().eval(), x, backward=True); seen.has_grad_fn",
+        seen.has_grad_fn,
+        True,
+    )
+    obs.expect("seen.backward_ok", seen.backward_ok, True)
+    obs.expect(
+        "seen.params_with_grad",
         seen.params_with_grad,
         tuple(name for name, _ in model.named_parameters()),
     )
-    obs.expect("SimpleModel eval: saved_bytes > 0", seen.saved_bytes > 0, True)
+    obs.expect("seen.saved_bytes > 0", seen.saved_bytes > 0, True)
     # BatchNorm also saves its batch mean and inverse std in train mode (2 * 10 float32),
     # and empty tensors in eval mode: the difference for SimpleModel is 80 bytes.
-    obs.record("SimpleModel eval: saved_bytes", seen.saved_bytes)
-    obs.record(
-        "SimpleModel train: saved_bytes",
-        observe(model.train(), torch.randn(16, 10, device=obs.device)).saved_bytes,
-    )
+    obs.record("seen.saved_bytes", seen.saved_bytes)
+    obs.record("observe(model.train(), x).saved_bytes", observe(model.train(), x).saved_bytes)
 
     net = mlp(64).to(obs.device)
-    x = torch.randn(32, 64, device=obs.device)
+    x64 = torch.randn(32, 64, device=obs.device)
     expected = mlp_saved_bytes(32, 64)["all"]
     obs.expect(
-        "mlp(64) train, batch 32: saved_bytes", observe(net.train(), x).saved_bytes, expected
+        "net = mlp(64); x64 = torch.randn(32, 64); observe(net.train(), x64).saved_bytes",
+        observe(net.train(), x64).saved_bytes,
+        expected,
     )
-    obs.expect("mlp(64) eval, batch 32: saved_bytes", observe(net.eval(), x).saved_bytes, expected)
+    obs.expect(
+        "observe(net.eval(), x64).saved_bytes", observe(net.eval(), x64).saved_bytes, expected
+    )
 
 
 @claim(
@@ -257,9 +272,13 @@ def _eval_custom(obs: Observer) -> None:
     x = torch.ones(100, device=obs.device)
     forgets, uses = _ForgetsTraining().eval(), _UsesTraining().eval()
     # observe() cannot see a functional dropout (no module to hook): look at the output.
-    obs.expect("eval: bool((F.dropout(x, 0.5) == 0).any())", bool((forgets(x) == 0).any()), True)
     obs.expect(
-        "eval: torch.equal(F.dropout(x, 0.5, training=self.training), x)",
+        "forgets.eval(); bool((forgets(x) == 0).any())  # F.dropout(x, 0.5)",
+        bool((forgets(x) == 0).any()),
+        True,
+    )
+    obs.expect(
+        "uses.eval(); torch.equal(uses(x), x)  # F.dropout(x, 0.5, training=self.training)",
         torch.equal(uses(x), x),
         True,
     )
@@ -276,10 +295,10 @@ def _eval_bn_batch1(obs: Observer) -> None:
     bn = nn.BatchNorm1d(3).to(obs.device)
     x = torch.randn(1, 3, device=obs.device)
     with obs.expect_raises(
-        "train: bn(torch.randn(1, 3))", ValueError, "Expected more than 1 value per channel"
+        "bn.train()(torch.randn(1, 3))", ValueError, "Expected more than 1 value per channel"
     ):
         bn.train()(x)
-    obs.expect("eval: bn(torch.randn(1, 3)).shape", bn.eval()(x).shape, torch.Size([1, 3]))
+    obs.expect("bn.eval()(torch.randn(1, 3)).shape", bn.eval()(x).shape, torch.Size([1, 3]))
 
 
 @claim(
@@ -305,13 +324,15 @@ def _eval_forget_train(obs: Observer) -> None:
             model(x)
         model.train(was_training)
 
-    for name, validate, works in (
-        ("forgetting", validate_forgetting, False),
-        ("restoring", validate_restoring, True),
-    ):
+    for validate, works in ((validate_forgetting, False), (validate_restoring, True)):
         model = SimpleModel().to(obs.device).train()
         validate(model)
-        obs.expect(f"{name}: model.training after validation", model.training, works)
+        name = validate.__name__
+        obs.expect(f"model.train(); {name}(model); model.training", model.training, works)
         seen = observe(model, x, backward=True)
-        obs.expect(f"{name}: next training forward: dropout_active", seen.dropout_active, works)
-        obs.expect(f"{name}: next training forward: bn_stats_updated", seen.bn_stats_updated, works)
+        obs.expect(
+            "seen = observe(model, x, backward=True); seen.dropout_active",
+            seen.dropout_active,
+            works,
+        )
+        obs.expect("seen.bn_stats_updated", seen.bn_stats_updated, works)

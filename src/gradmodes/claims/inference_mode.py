@@ -23,15 +23,19 @@ def _im_outputs(obs: Observer) -> None:
     w = torch.randn(3, device=obs.device, requires_grad=True)
     with torch.inference_mode():
         y = w * 2
-    obs.expect("inference_mode: (w * 2).requires_grad", y.requires_grad, False)
-    obs.expect("inference_mode: (w * 2).grad_fn is None", y.grad_fn is None, True)
+    obs.expect("with torch.inference_mode(): (w * 2).requires_grad", y.requires_grad, False)
+    obs.expect("with torch.inference_mode(): (w * 2).grad_fn is None", y.grad_fn is None, True)
     net = mlp(64).to(obs.device)
     x = torch.randn(32, 64, device=obs.device)
-    obs.record("grad: saved_bytes", observe(net, x).saved_bytes)
+    obs.record("net = mlp(64); observe(net, x).saved_bytes", observe(net, x).saved_bytes)
     seen = observe(net, x, grad_mode="inference_mode")
-    obs.expect("inference_mode: output_requires_grad", seen.output_requires_grad, False)
-    obs.expect("inference_mode: has_grad_fn", seen.has_grad_fn, False)
-    obs.expect("inference_mode: saved_bytes", seen.saved_bytes, 0)
+    obs.expect(
+        "seen = observe(net, x, grad_mode='inference_mode'); seen.output_requires_grad",
+        seen.output_requires_grad,
+        False,
+    )
+    obs.expect("seen.has_grad_fn", seen.has_grad_fn, False)
+    obs.expect("seen.saved_bytes", seen.saved_bytes, 0)
 
 
 @claim(
@@ -47,21 +51,25 @@ def _im_faster(obs: Observer) -> None:
     with torch.no_grad():
         t = x * 2
         view = t[:2]
-        obs.expect("no_grad: t._version", t._version, 0)
+        obs.expect("with torch.no_grad(): t = x * 2; t._version", t._version, 0)
         t.add_(1)
-        obs.expect("no_grad: t.add_(1); t._version", t._version, 1)
-        obs.expect("no_grad: t[:2]._is_view()", view._is_view(), True)
-        obs.expect("no_grad: t[:2]._base is t", view._base is t, True)
+        obs.expect("t.add_(1); t._version", t._version, 1)
+        obs.expect("t[:2]._is_view()", view._is_view(), True)
+        obs.expect("t[:2]._base is t", view._base is t, True)
     with torch.inference_mode():
         t = x * 2
         view = t[:2]
-        obs.expect("inference_mode: torch.is_inference(t)", torch.is_inference(t), True)
+        obs.expect(
+            "with torch.inference_mode(): t = x * 2; torch.is_inference(t)",
+            torch.is_inference(t),
+            True,
+        )
         with obs.expect_raises(
-            "inference_mode: t._version", RuntimeError, "Inference tensors do not track version"
+            "t._version", RuntimeError, "Inference tensors do not track version"
         ):
             _ = t._version
-        obs.expect("inference_mode: t[:2]._is_view()", view._is_view(), False)
-        obs.expect("inference_mode: t[:2]._base is None", view._base is None, True)
+        obs.expect("t[:2]._is_view()", view._is_view(), False)
+        obs.expect("t[:2]._base is None", view._base is None, True)
 
 
 @claim(
@@ -75,14 +83,22 @@ def _im_faster(obs: Observer) -> None:
 def _im_inference_tensor(obs: Observer) -> None:
     with torch.inference_mode():
         t = torch.randn(3, device=obs.device)
-        obs.expect("inside: torch.is_inference(t)", torch.is_inference(t), True)
-    obs.expect("after: torch.is_inference(t)", torch.is_inference(t), True)
+        obs.expect(
+            "with torch.inference_mode(): t = torch.randn(3); torch.is_inference(t)",
+            torch.is_inference(t),
+            True,
+        )
+    obs.expect("torch.is_inference(t)", torch.is_inference(t), True)
     with obs.expect_raises("t._version", RuntimeError, "Inference tensors do not track version"):
         _ = t._version
     with torch.no_grad():
         n = torch.randn(3, device=obs.device)
-    obs.expect("no_grad: torch.is_inference(n)", torch.is_inference(n), False)
-    obs.expect("no_grad: n._version", n._version, 0)
+    obs.expect(
+        "with torch.no_grad(): n = torch.randn(3); torch.is_inference(n)",
+        torch.is_inference(n),
+        False,
+    )
+    obs.expect("n._version", n._version, 0)
 
 
 @claim(
@@ -145,8 +161,12 @@ def _im_inplace_outside(obs: Observer) -> None:
 def _im_no_eval(obs: Observer) -> None:
     model = SimpleModel().to(obs.device).train()
     seen = observe(model, torch.randn(16, 10, device=obs.device), grad_mode="inference_mode")
-    obs.expect("inference_mode, train mode: dropout_active", seen.dropout_active, True)
-    obs.expect("inference_mode, train mode: bn_stats_updated", seen.bn_stats_updated, True)
+    obs.expect(
+        "seen = observe(model.train(), x, grad_mode='inference_mode'); seen.dropout_active",
+        seen.dropout_active,
+        True,
+    )
+    obs.expect("seen.bn_stats_updated", seen.bn_stats_updated, True)
     obs.expect("model.training", model.training, True)
     obs.expect(
         "torch.is_inference(model.bn.running_mean)",

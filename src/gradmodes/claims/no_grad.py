@@ -24,11 +24,15 @@ def _ng_outputs(obs: Observer) -> None:
     with torch.no_grad():
         y = w * 2
     obs.expect("w.requires_grad", w.requires_grad, True)
-    obs.expect("no_grad: (w * 2).requires_grad", y.requires_grad, False)
-    obs.expect("no_grad: (w * 2).grad_fn is None", y.grad_fn is None, True)
+    obs.expect("with torch.no_grad(): (w * 2).requires_grad", y.requires_grad, False)
+    obs.expect("with torch.no_grad(): (w * 2).grad_fn is None", y.grad_fn is None, True)
     seen = observe(mlp(8).to(obs.device), torch.randn(2, 8, device=obs.device), grad_mode="no_grad")
-    obs.expect("no_grad: mlp(8)(x).requires_grad", seen.output_requires_grad, False)
-    obs.expect("no_grad: mlp(8)(x).grad_fn is not None", seen.has_grad_fn, False)
+    obs.expect(
+        "seen = observe(mlp(8), x, grad_mode='no_grad'); seen.output_requires_grad",
+        seen.output_requires_grad,
+        False,
+    )
+    obs.expect("seen.has_grad_fn", seen.has_grad_fn, False)
 
 
 @claim(
@@ -45,12 +49,14 @@ def _ng_flags_unchanged(obs: Observer) -> None:
     def flags() -> set[bool]:
         return {p.requires_grad for p in net.parameters()}
 
-    obs.expect("before: {p.requires_grad for p in net.parameters()}", flags(), {True})
+    obs.expect("{p.requires_grad for p in net.parameters()}", flags(), {True})
     with torch.no_grad():
-        obs.expect("inside: {p.requires_grad for p in net.parameters()}", flags(), {True})
-        obs.expect("inside: net(x).grad_fn is None", net(x).grad_fn is None, True)
-    obs.expect("after: {p.requires_grad for p in net.parameters()}", flags(), {True})
-    obs.expect("after: net(x).grad_fn is None", net(x).grad_fn is None, False)
+        obs.expect(
+            "with torch.no_grad(): {p.requires_grad for p in net.parameters()}", flags(), {True}
+        )
+        obs.expect("with torch.no_grad(): net(x).grad_fn is None", net(x).grad_fn is None, True)
+    obs.expect("{p.requires_grad for p in net.parameters()}", flags(), {True})
+    obs.expect("net(x).grad_fn is None", net(x).grad_fn is None, False)
 
 
 @claim(
@@ -64,9 +70,13 @@ def _ng_memory(obs: Observer) -> None:
     net = mlp(64).to(obs.device)
     x = torch.randn(32, 64, device=obs.device)
     expected = mlp_saved_bytes(32, 64)["all"]
-    obs.expect("expected bytes from shapes", expected, 40960)
-    obs.expect("grad: saved_bytes", observe(net, x).saved_bytes, expected)
-    obs.expect("no_grad: saved_bytes", observe(net, x, grad_mode="no_grad").saved_bytes, 0)
+    obs.expect("mlp_saved_bytes(32, 64)['all']", expected, 40960)
+    obs.expect("net = mlp(64); observe(net, x).saved_bytes", observe(net, x).saved_bytes, expected)
+    obs.expect(
+        "observe(net, x, grad_mode='no_grad').saved_bytes",
+        observe(net, x, grad_mode="no_grad").saved_bytes,
+        0,
+    )
 
 
 @claim(
@@ -79,8 +89,12 @@ def _ng_memory(obs: Observer) -> None:
 def _ng_no_mode_change(obs: Observer) -> None:
     model = SimpleModel().to(obs.device).train()
     seen = observe(model, torch.randn(16, 10, device=obs.device), grad_mode="no_grad")
-    obs.expect("no_grad, train mode: dropout_active", seen.dropout_active, True)
-    obs.expect("no_grad, train mode: bn_stats_updated", seen.bn_stats_updated, True)
+    obs.expect(
+        "seen = observe(model.train(), x, grad_mode='no_grad'); seen.dropout_active",
+        seen.dropout_active,
+        True,
+    )
+    obs.expect("seen.bn_stats_updated", seen.bn_stats_updated, True)
     obs.expect("model.training", model.training, True)
 
 
@@ -97,14 +111,20 @@ def _ng_factory(obs: Observer) -> None:
         p = nn.Parameter(torch.zeros(2, device=obs.device))
         layer = nn.Linear(2, 2).to(obs.device)
         y = t * p
-    obs.expect("no_grad: torch.randn(2, requires_grad=True).requires_grad", t.requires_grad, True)
-    obs.expect("no_grad: nn.Parameter(torch.zeros(2)).requires_grad", p.requires_grad, True)
     obs.expect(
-        "no_grad: {p.requires_grad for p in nn.Linear(2, 2).parameters()}",
+        "with torch.no_grad(): torch.randn(2, requires_grad=True).requires_grad",
+        t.requires_grad,
+        True,
+    )
+    obs.expect(
+        "with torch.no_grad(): nn.Parameter(torch.zeros(2)).requires_grad", p.requires_grad, True
+    )
+    obs.expect(
+        "with torch.no_grad(): {p.requires_grad for p in nn.Linear(2, 2).parameters()}",
         {q.requires_grad for q in layer.parameters()},
         {True},
     )
-    obs.expect("no_grad: (t * p).requires_grad", y.requires_grad, False)
+    obs.expect("with torch.no_grad(): (t * p).requires_grad", y.requires_grad, False)
 
 
 @claim(
@@ -172,9 +192,10 @@ def _ng_decorator(obs: Observer) -> None:
         ("@torch.no_grad", _bare_decorator),
     ):
         enabled, y = function(w)
-        obs.expect(f"{name}: torch.is_grad_enabled() inside", enabled, False)
-        obs.expect(f"{name}: f(w).requires_grad", y.requires_grad, False)
-        obs.expect(f"{name}: torch.is_grad_enabled() after", torch.is_grad_enabled(), True)
+        code = f"{name} def f(w): return torch.is_grad_enabled(), w * 2"
+        obs.expect(f"{code}; f(w)[0]", enabled, False)
+        obs.expect("f(w)[1].requires_grad", y.requires_grad, False)
+        obs.expect("f(w); torch.is_grad_enabled()", torch.is_grad_enabled(), True)
 
 
 @claim(
@@ -191,21 +212,26 @@ def _ng_set_grad_enabled(obs: Observer) -> None:
     for phase in ("train", "val"):
         with torch.set_grad_enabled(phase == "train"):
             y = net(x)
-        obs.expect(f"phase {phase!r}: output has grad_fn", y.grad_fn is not None, phase == "train")
+        obs.expect(
+            f"phase = {phase!r}; with torch.set_grad_enabled(phase == 'train'): "
+            "net(x).grad_fn is not None",
+            y.grad_fn is not None,
+            phase == "train",
+        )
     was_enabled = torch.is_grad_enabled()
     try:
         torch.no_grad()
-        obs.expect("bare torch.no_grad(); torch.is_grad_enabled()", torch.is_grad_enabled(), True)
+        obs.expect("torch.no_grad(); torch.is_grad_enabled()", torch.is_grad_enabled(), True)
         torch.set_grad_enabled(False)
         obs.expect(
-            "bare torch.set_grad_enabled(False); torch.is_grad_enabled()",
+            "torch.set_grad_enabled(False); torch.is_grad_enabled()",
             torch.is_grad_enabled(),
             False,
         )
-        obs.expect("then net(x).grad_fn is None", net(x).grad_fn is None, True)
+        obs.expect("net(x).grad_fn is None", net(x).grad_fn is None, True)
         torch.set_grad_enabled(True)
         obs.expect(
-            "bare torch.set_grad_enabled(True); torch.is_grad_enabled()",
+            "torch.set_grad_enabled(True); torch.is_grad_enabled()",
             torch.is_grad_enabled(),
             True,
         )
@@ -226,6 +252,12 @@ def _ng_enable_grad(obs: Observer) -> None:
             inner = w * 2
         after = w * 2
     obs.expect(
-        "no_grad > enable_grad: (w * 2).grad_fn is not None", inner.grad_fn is not None, True
+        "with torch.no_grad(): with torch.enable_grad(): (w * 2).grad_fn is not None",
+        inner.grad_fn is not None,
+        True,
     )
-    obs.expect("no_grad, after enable_grad: (w * 2).grad_fn is None", after.grad_fn is None, True)
+    obs.expect(
+        "with torch.no_grad(): [with torch.enable_grad(): ...]; (w * 2).grad_fn is None",
+        after.grad_fn is None,
+        True,
+    )

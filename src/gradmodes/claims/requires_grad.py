@@ -7,6 +7,7 @@ from torch import nn
 
 from gradmodes.claims._common import deterministic, mlp_saved_bytes
 from gradmodes.claims._registry import Observer, claim
+from gradmodes.freeze import freeze, unfreeze
 from gradmodes.models import SimpleModel, mlp
 from gradmodes.probes import observe
 
@@ -67,9 +68,17 @@ def _rg_no_grad_field(obs: Observer) -> None:
     model.bn.requires_grad_(False)
     x = torch.randn(16, 10, device=obs.device)
     seen = observe(model, x, backward=True)
-    obs.expect("parameters given a .grad", seen.params_with_grad, ("linear.weight", "linear.bias"))
+    obs.expect(
+        "model.bn.requires_grad_(False); observe(model, x, backward=True).params_with_grad",
+        seen.params_with_grad,
+        ("linear.weight", "linear.bias"),
+    )
     model(x).sum().backward()
-    obs.expect("model.bn.weight.grad is None", model.bn.weight.grad is None, True)
+    obs.expect(
+        "model(x).sum().backward(); model.bn.weight.grad is None",
+        model.bn.weight.grad is None,
+        True,
+    )
     obs.expect(
         "isinstance(model.linear.weight.grad, torch.Tensor)",
         isinstance(model.linear.weight.grad, torch.Tensor),
@@ -91,18 +100,32 @@ def _rg_memory(obs: Observer) -> None:
     x = torch.randn(32, 64, device=obs.device)
     expected = mlp_saved_bytes(32, 64)
     obs.expect(
-        "expected bytes from shapes",
+        "mlp_saved_bytes(32, 64)",
         expected,
         {"all": 40960, "first": 32768, "last": 8192, "none": 0},
     )
-    obs.expect("all trainable: saved_bytes", observe(net, x).saved_bytes, expected["all"])
+    obs.expect(
+        "net = mlp(64); observe(net, x).saved_bytes", observe(net, x).saved_bytes, expected["all"]
+    )
     net[2].requires_grad_(False)
-    obs.expect("only net[0] trainable: saved_bytes", observe(net, x).saved_bytes, expected["first"])
+    obs.expect(
+        "net[2].requires_grad_(False); observe(net, x).saved_bytes",
+        observe(net, x).saved_bytes,
+        expected["first"],
+    )
     net[2].requires_grad_(True)
     net[0].requires_grad_(False)
-    obs.expect("only net[2] trainable: saved_bytes", observe(net, x).saved_bytes, expected["last"])
+    obs.expect(
+        "net[0].requires_grad_(False); observe(net, x).saved_bytes",
+        observe(net, x).saved_bytes,
+        expected["last"],
+    )
     net.requires_grad_(False)
-    obs.expect("all frozen: saved_bytes", observe(net, x).saved_bytes, expected["none"])
+    obs.expect(
+        "net.requires_grad_(False); observe(net, x).saved_bytes",
+        observe(net, x).saved_bytes,
+        expected["none"],
+    )
 
 
 class _Named(nn.Module):
@@ -120,8 +143,8 @@ class _Named(nn.Module):
     "rg.name-match",
     "Freezing by substring as the original answer does (`if 'linear' not in name: "
     "param.requires_grad = False`) leaves the parameters of modules named `nonlinear` and "
-    "`linear2` trainable too, whereas exact module-prefix matching (module name `linear` or "
-    "starting with `linear.`) keeps only the module `linear` trainable.",
+    "`linear2` trainable too, whereas exact module-prefix matching (`freeze(model)` then "
+    "`unfreeze(model, 'linear')`) keeps only the module `linear` trainable.",
 )
 @deterministic
 def _rg_name_match(obs: Observer) -> None:
@@ -131,7 +154,9 @@ def _rg_name_match(obs: Observer) -> None:
             param.requires_grad = False
     trainable = [name for name, p in model.named_parameters() if p.requires_grad]
     obs.expect(
-        "substring: trainable",
+        "for name, param in model.named_parameters(): "
+        "if 'linear' not in name: param.requires_grad = False; "
+        "[name for name, p in model.named_parameters() if p.requires_grad]",
         trainable,
         [
             "nonlinear.weight",
@@ -144,12 +169,15 @@ def _rg_name_match(obs: Observer) -> None:
     )
 
     model = _Named()
-    for name, param in model.named_parameters():
-        module = name.rpartition(".")[0]
-        if not (module == "linear" or module.startswith("linear.")):
-            param.requires_grad = False
+    freeze(model)
+    unfreeze(model, "linear")
     trainable = [name for name, p in model.named_parameters() if p.requires_grad]
-    obs.expect("exact prefix: trainable", trainable, ["linear.weight", "linear.bias"])
+    obs.expect(
+        "freeze(model); unfreeze(model, 'linear'); "
+        "[name for name, p in model.named_parameters() if p.requires_grad]",
+        trainable,
+        ["linear.weight", "linear.bias"],
+    )
 
 
 @claim(
@@ -168,6 +196,11 @@ def _rg_optimizer_skips(obs: Observer) -> None:
         model = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 1)).to(obs.device)
         model[0].requires_grad_(False)
         optimizer = make(model.parameters())  # all parameters, frozen ones included
+        obs.expect(
+            "[name for name, p in model.named_parameters() if not p.requires_grad]",
+            [n for n, p in model.named_parameters() if not p.requires_grad],
+            ["0.weight", "0.bias"],
+        )
         before = [p.detach().clone() for p in model.parameters()]
         for _ in range(2):
             optimizer.zero_grad()
@@ -178,7 +211,9 @@ def _rg_optimizer_skips(obs: Observer) -> None:
             for old, new in zip(before, model.parameters(), strict=True)
         ]
         obs.expect(
-            f"{name}: [frozen 0.weight, 0.bias, trainable 1.weight, 1.bias] changed",
+            f"optimizer = torch.optim.{name}(model.parameters(), ...); for _ in range(2): "
+            "optimizer.zero_grad(); model(x).sum().backward(); optimizer.step(); "
+            "[not torch.equal(p0, p) for p0, p in zip(before, model.parameters())]",
             changed,
             [False, False, True, True],
         )
@@ -221,7 +256,7 @@ def _rg_middle_frozen(obs: Observer) -> None:
     model[1].requires_grad_(False)
     seen = observe(model, torch.randn(8, 4, device=obs.device), backward=True)
     obs.expect(
-        "parameters given a .grad",
+        "model[1].requires_grad_(False); observe(model, x, backward=True).params_with_grad",
         seen.params_with_grad,
         ("0.weight", "0.bias", "2.weight", "2.bias"),
     )
@@ -236,14 +271,19 @@ def _rg_middle_frozen(obs: Observer) -> None:
 @deterministic
 def _rg_requires_grad_(obs: Observer) -> None:
     model = SimpleModel().to(obs.device)
-    model.register_buffer("odd", torch.zeros(2, device=obs.device, requires_grad=True))
+    model.register_buffer("extra", torch.zeros(2, device=obs.device, requires_grad=True))
     obs.expect("model.requires_grad_(False) is model", model.requires_grad_(False) is model, True)
     obs.expect(
         "{p.requires_grad for p in model.parameters()}",
         {p.requires_grad for p in model.parameters()},
         {False},
     )
-    obs.expect("model.odd.requires_grad (a buffer)", model.odd.requires_grad, True)
+    obs.expect(
+        "model.register_buffer('extra', torch.zeros(2, requires_grad=True)); "
+        "model.requires_grad_(False); model.extra.requires_grad",
+        model.extra.requires_grad,
+        True,
+    )
     obs.expect("model.bn.running_mean.requires_grad", model.bn.running_mean.requires_grad, False)
 
 
@@ -258,12 +298,20 @@ def _rg_bn_stats_still_update(obs: Observer) -> None:
     model = SimpleModel().to(obs.device).train()
     model.bn.requires_grad_(False)
     x = torch.randn(16, 10, device=obs.device)
-    obs.expect("frozen bn, train mode: bn_stats_updated", observe(model, x).bn_stats_updated, True)
+    obs.expect(
+        "model.bn.requires_grad_(False); observe(model.train(), x).bn_stats_updated",
+        observe(model, x).bn_stats_updated,
+        True,
+    )
     model.bn.eval()
-    obs.expect("frozen bn, bn.eval(): bn_stats_updated", observe(model, x).bn_stats_updated, False)
+    obs.expect(
+        "model.bn.eval(); observe(model, x).bn_stats_updated",
+        observe(model, x).bn_stats_updated,
+        False,
+    )
     model.train()
-    obs.expect("after model.train(): model.bn.training", model.bn.training, True)
-    obs.expect("after model.train(): bn_stats_updated", observe(model, x).bn_stats_updated, True)
+    obs.expect("model.train(); model.bn.training", model.bn.training, True)
+    obs.expect("observe(model, x).bn_stats_updated", observe(model, x).bn_stats_updated, True)
 
 
 @claim(
@@ -276,7 +324,11 @@ def _rg_bn_stats_still_update(obs: Observer) -> None:
 def _rg_dropout_still_active(obs: Observer) -> None:
     model = SimpleModel().to(obs.device).train().requires_grad_(False)
     x = torch.randn(16, 10, device=obs.device)
-    obs.expect("all frozen, train mode: dropout_active", observe(model, x).dropout_active, True)
+    obs.expect(
+        "model.requires_grad_(False); observe(model.train(), x).dropout_active",
+        observe(model, x).dropout_active,
+        True,
+    )
     obs.expect("torch.equal(model(x), model(x))", torch.equal(model(x), model(x)), False)
 
 
@@ -325,15 +377,20 @@ def _rg_momentum_drift(obs: Observer) -> None:
             before = layer.weight.detach().clone()
             layer(x).sum().backward()
             optimizer.step()
-            where = f"SGD({option}={value}), zero_grad(set_to_none={set_to_none})"
             grad = layer.weight.grad
             obs.expect(
-                f"{where}: weight.grad",
-                None if grad is None else f"zeros: {bool((grad == 0).all())}",
-                None if set_to_none else "zeros: True",
+                f"optimizer = torch.optim.SGD(layer.parameters(), lr=0.1, {option}={value}); "
+                "layer(x).sum().backward(); optimizer.step(); "
+                f"optimizer.zero_grad(set_to_none={set_to_none}); "
+                "layer.weight.requires_grad_(False); layer(x).sum().backward(); "
+                "layer.weight.grad is None",
+                grad is None,
+                set_to_none,
             )
+            if grad is not None:
+                obs.expect("bool((layer.weight.grad == 0).all())", bool((grad == 0).all()), True)
             obs.expect(
-                f"{where}: weight changed by step()",
+                "optimizer.step(); not torch.equal(before, layer.weight)",
                 not torch.equal(before, layer.weight),
                 not set_to_none,
             )

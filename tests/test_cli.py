@@ -1,0 +1,155 @@
+"""Specification of ``python -m gradmodes``: check, list, matrix, and their errors."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import pytest
+import torch
+
+from gradmodes.__main__ import main
+from gradmodes.claims import Claim, Observer, all_claims
+from gradmodes.claims import _registry as registry
+from gradmodes.matrix import behaviour_matrix, format_matrix
+
+
+def test_check_without_ids_checks_every_claim(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith(f"torch {torch.__version__}, Python ")
+    lines = [line.split() for line in out[1:-1]]
+    assert lines == [[claim.id, "verified", "cpu"] for claim in all_claims()]
+    assert out[-1] == f"{len(all_claims())} claims: {len(all_claims())} verified"
+
+
+def test_check_given_ids_checks_those_in_order(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "rg.memory", "eval.flag"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in out[1:-1]] == ["rg.memory", "eval.flag"]
+    assert out[-1] == "2 claims: 2 verified"
+
+
+def _false(obs: Observer) -> None:
+    obs.expect("1 + 1", 1 + 1, 3)
+
+
+def _crashes(obs: Observer) -> None:
+    raise ZeroDivisionError("division by zero")
+
+
+@pytest.fixture
+def broken_claims(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two bad claims, registered for one test only."""
+    monkeypatch.setitem(registry._REGISTRY, "test.false", Claim("test.false", "False.", _false))
+    monkeypatch.setitem(registry._REGISTRY, "test.crash", Claim("test.crash", "Crashes.", _crashes))
+
+
+@pytest.mark.usefixtures("broken_claims")
+def test_check_exits_1_naming_each_failed_claim(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "test.false", "eval.flag", "test.crash"]) == 1
+    captured = capsys.readouterr()
+    lines = [line.split() for line in captured.out.splitlines()[1:-1]]
+    assert lines == [
+        ["test.false", "FAILED", "cpu"],
+        ["eval.flag", "verified", "cpu"],
+        ["test.crash", "ERROR", "cpu"],
+    ]
+    assert captured.out.splitlines()[-1] == "3 claims: 1 verified, 1 FAILED, 1 ERROR"
+    assert captured.err.splitlines() == [
+        "FAILED test.false: claim 'test.false' is false: 1 + 1: expected 3, observed 2",
+        "ERROR test.crash: ZeroDivisionError: division by zero",
+    ]
+
+
+def _must_not_run(obs: Observer) -> None:
+    raise AssertionError("ran without CUDA")
+
+
+def test_cuda_only_claim_is_not_run_without_cuda(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    cuda_claim = Claim("test.gpu", "Needs a GPU.", _must_not_run, needs_cuda=True)
+    monkeypatch.setitem(registry._REGISTRY, "test.gpu", cuda_claim)
+    assert main(["check", "test.gpu"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1].split() == ["test.gpu", "not-run", "none"]
+    assert out[-1] == "1 claim: 1 not-run"
+
+
+class UsageCase(NamedTuple):
+    name: str
+    argv: list[str]
+    message: str  # in stderr
+
+
+USAGE_CASES = [
+    UsageCase(
+        "unknown-id",
+        ["check", "eval.flg"],
+        "error: unknown claim id 'eval.flg'; did you mean eval.flag?",
+    ),
+    UsageCase("unknown-id-among-known", ["check", "eval.flag", "nope"], "unknown claim id 'nope'"),
+    UsageCase("no-command", [], "the following arguments are required: COMMAND"),
+    UsageCase("unknown-command", ["verify"], "invalid choice: 'verify'"),
+    UsageCase(
+        "unknown-device",
+        ["check", "--device", "tpu"],
+        "invalid choice: 'tpu' (choose from cpu, cuda)",
+    ),
+]
+
+
+@pytest.mark.parametrize("case", USAGE_CASES, ids=lambda c: c.name)
+def test_usage_errors_exit_2_and_say_why(
+    case: UsageCase, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(case.argv) == 2
+    captured = capsys.readouterr()
+    assert case.message in captured.err.replace("'cpu', 'cuda'", "cpu, cuda")
+    assert captured.out == "", "nothing checked"
+
+
+@pytest.mark.parametrize("command", ["check", "matrix"])
+def test_device_cuda_without_cuda_exits_2(
+    command: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert main([command, "--device", "cuda"]) == 2
+    captured = capsys.readouterr()
+    assert "error: --device cuda" in captured.err
+    assert "sees no CUDA device; valid devices here: cpu" in captured.err
+    assert captured.out == ""
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_check_on_cuda(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "--device", "cuda"]) == 0
+    lines = capsys.readouterr().out.splitlines()[1:-1]
+    assert {line.split()[2] for line in lines} == {"cuda:0"}
+
+
+def test_list_prints_every_id_with_its_statement(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out == [f"{claim.id}: {claim.statement}" for claim in all_claims()]
+
+
+def test_matrix_prints_the_behaviour_matrix(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["matrix"]) == 0
+    assert capsys.readouterr().out == format_matrix(behaviour_matrix()) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["--help"], "examples:"),
+        (["check", "--help"], "status (verified, not-run, FAILED, ERROR)"),
+        (["matrix", "--help"], "trainable/frozen"),
+    ],
+)
+def test_help_exits_0_and_explains(
+    argv: list[str], fragment: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 0
+    assert fragment in " ".join(capsys.readouterr().out.split())
