@@ -9,7 +9,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from gradmodes.__main__ import main
 from gradmodes.claims import Claim, Observer, claim, get_claim
+from gradmodes.claims import _registry as registry
 
 
 def _must_not_run(obs: Observer) -> None:
@@ -63,3 +65,17 @@ def test_the_bare_no_grad_decorator_claim_carries_its_range() -> None:
     decorator = get_claim("ng.decorator")
     assert decorator.torch_versions == ">=2.1"
     assert not decorator.applies("2.0.1")
+
+
+def test_the_command_line_reports_a_claim_outside_its_range_as_not_applicable(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    future = Claim("test.future", "It holds.", _must_not_run, torch_versions=">=999")
+    monkeypatch.setitem(registry._REGISTRY, future.id, future)
+    assert main(["check", "test.future", "eval.flag"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split() for line in out[1:-1]] == [
+        ["test.future", "not-applicable", "none"],
+        ["eval.flag", "verified", "cpu"],
+    ]
+    assert out[-1] == "2 claims: 1 verified, 1 not-applicable"

@@ -149,11 +149,17 @@ class Claim:
         if not self.applies():
             reason = f"torch {torch.__version__} is outside {self.torch_versions}"
             return Evidence(self.id, "not-applicable", "none", (("reason", reason),))
+        if device is not None and not isinstance(device, (str, torch.device)):
+            raise TypeError(f"device must be a str or torch.device, got {device!r}")
         if self.needs_cuda and device is None:
             device = "cuda"
         dev = torch.device(device or "cpu")
         if dev.type == "cuda" and not torch.cuda.is_available():
-            if require or not self.needs_cuda:
+            if not self.needs_cuda:
+                raise CUDAUnavailable(
+                    f"claim {self.id!r} was asked to run on {device!r}, and torch sees no CUDA"
+                )
+            if require:
                 raise CUDAUnavailable(f"claim {self.id!r} needs CUDA, and torch sees none")
             reason = "no CUDA device in this build"
             return Evidence(self.id, "not-run", "none", (("reason", reason),))
@@ -169,8 +175,12 @@ def claim(
 
     ``torch_versions`` limits the claim to a range of torch releases (see :class:`Claim`).
     """
+    if not isinstance(claim_id, str) or not isinstance(statement, str):
+        raise TypeError(f"a claim is an id and a statement (str), got {claim_id!r}, {statement!r}")
     if not _ID.match(claim_id):
         raise ValueError(f"claim id {claim_id!r} must look like 'section.name'")
+    if not statement.strip():
+        raise ValueError(f"claim {claim_id!r} needs its statement, one sentence")
     _versions(torch_versions)  # a malformed range is a ValueError now, not at check time
 
     def register(run: Callable[[Observer], None]) -> Callable[[Observer], None]:
@@ -184,6 +194,8 @@ def claim(
 
 def get_claim(claim_id: str) -> Claim:
     """The claim registered under ``claim_id``; :class:`UnknownClaim` otherwise."""
+    if not isinstance(claim_id, str):
+        raise TypeError(f"a claim id is a str such as 'eval.flag', got {claim_id!r}")
     try:
         return _REGISTRY[claim_id]
     except KeyError:
