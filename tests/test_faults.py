@@ -43,9 +43,9 @@ def clean(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Build]:
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One execution cache for the fault builds: a notebook that no fault changed runs once."""
-    return tmp_path_factory.mktemp("cache") / "jupyter_cache"
+def cache(clean: tuple[Path, Build]) -> Path:
+    """The clean build's execution cache: a notebook that no fault changed is not run again."""
+    return clean[0] / "_build" / ".jupyter_cache"
 
 
 @pytest.fixture

@@ -10,7 +10,8 @@ If ``GRADMODES_NETLOG`` names a file, each guarded process appends ``on <its com
 to it, and every refused attempt ``refused <what>``: a test reads it to see that the guard
 was on everywhere and that nothing tried the network, even where the error was swallowed.
 ``REAL`` holds the functions the guard wraps; a test may replace them to prove that a refused
-call never reaches them.
+call never reaches them. Being first on the path, this module hides any other
+``sitecustomize`` of the environment from the guarded processes.
 """
 
 from __future__ import annotations
