@@ -3,9 +3,13 @@
 ``{claim}`eval.flag``` in a sentence or table cell runs the claim's check (once per
 build process) and renders a small mark linking to its evidence on the verification
 page. An unknown or false claim is an error naming the page and the claim, so a build
-with ``-W`` fails. The ``{claim-table}`` directive renders every registered claim with
+with ``-W`` fails. The ``{claim-table}`` directive renders every claim in scope with
 its status, evidence and the pages citing it; ``{build-environment}`` names the torch,
-Python and device the claims were checked with.
+Python and device the claims were checked with, and every page's footer names the torch.
+
+``claims_scope`` (id prefixes, default ``[""]``: every registered claim) is the set of
+claims the site states: the table lists them, and one that no page cites is a warning
+once all pages are read, so it fails a ``-W`` build too.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from sphinx.util.docutils import SphinxDirective, SphinxRole
 
 import gradmodes
 from gradmodes.claims import (
+    Claim,
     ClaimFailed,
     CUDAUnavailable,
     Evidence,
@@ -41,6 +46,7 @@ LABELS = {
         "verified": "verified",
         "verified-title": "Checked by running code while this page was built: {id}",
         "not-run": "not checked in this build (no GPU)",
+        "not-applicable": "not applicable to this torch",
         "failed": "FALSE",
         "id": "Claim",
         "statement": "Statement",
@@ -48,11 +54,13 @@ LABELS = {
         "evidence": "Evidence (observed)",
         "cited-by": "Cited by",
         "uncited": "(not cited)",
+        "checked-with": "Claims checked with torch {version}",
     },
     "ja": {
         "verified": "検証済み",
         "verified-title": "このページのビルド時にコードを実行して確認しました: {id}",
         "not-run": "このビルドでは未検証(GPU なし)",
+        "not-applicable": "この torch のバージョンには該当しません",
         "failed": "偽",
         "id": "主張",
         "statement": "内容",
@@ -60,6 +68,7 @@ LABELS = {
         "evidence": "根拠(観測値)",
         "cited-by": "引用しているページ",
         "uncited": "(引用なし)",
+        "checked-with": "主張は torch {version} で検証しました",
     },
 }
 
@@ -83,6 +92,12 @@ def evaluate(claim_id: str, require_cuda: bool) -> Evidence | str:
         return get_claim(claim_id).check(require=require_cuda)
     except (ClaimFailed, UnknownClaim, CUDAUnavailable) as exc:
         return str(exc)
+
+
+def in_scope(config: Any) -> list[Claim]:
+    """The registered claims whose id starts with one of ``claims_scope``'s prefixes."""
+    prefixes = tuple(config.claims_scope)
+    return [c for c in all_claims() if c.id.startswith(prefixes)]
 
 
 def package_files() -> list[str]:
@@ -122,7 +137,7 @@ class ClaimRole(SphinxRole):
 
 
 class ClaimTable(SphinxDirective):
-    """Every registered claim: id, statement, status, evidence and citing pages."""
+    """Every claim in scope: id, statement, status, evidence and citing pages."""
 
     def run(self) -> list[nodes.Node]:
         text = labels(self.env)
@@ -136,7 +151,7 @@ class ClaimTable(SphinxDirective):
         group += head
         body = nodes.tbody()
         group += body
-        for claim in all_claims():
+        for claim in in_scope(self.config):
             evidence = _outcome(self.env, claim.id, self.lineno)
             status = evidence.status if evidence else "failed"
             target = nodes.target(ids=[f"claim-{claim.id}"])
@@ -218,6 +233,7 @@ def resolve(app: Sphinx, doctree: nodes.document, docname: str) -> None:
         label = {
             "verified": "✓ " + text["verified"],
             "not-run": text["not-run"],
+            "not-applicable": text["not-applicable"],
             "failed": "✗ " + text["failed"],
         }[status]
         try:
@@ -251,6 +267,28 @@ def resolve(app: Sphinx, doctree: nodes.document, docname: str) -> None:
         node.replace_self(para)
 
 
+def warn_uncited(app: Sphinx, env: BuildEnvironment) -> None:
+    """Once every page is read: warn about each claim in scope that no page cites."""
+    cites = env.gradmodes_citations  # type: ignore[attr-defined]
+    for claim in in_scope(app.config):
+        if not cites.get(claim.id, set()) - {VERIFICATION_PAGE}:
+            logger.warning(
+                "claim %r (%s) is registered but no page cites it",
+                claim.id,
+                claim.run.__module__,
+                type="claims",
+                subtype="uncited",
+            )
+
+
+def footer_context(
+    app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: Any
+) -> None:
+    """``checked_with``: the footer's sentence naming the torch the claims ran on."""
+    context["checked_with"] = labels(app.env)["checked-with"].format(version=torch.__version__)
+    context["checked_with_href"] = app.builder.get_relative_uri(pagename, VERIFICATION_PAGE)
+
+
 def init_env(app: Sphinx, env: BuildEnvironment, docnames: list[str]) -> None:
     if not hasattr(env, "gradmodes_citations"):
         env.gradmodes_citations = {}  # type: ignore[attr-defined]
@@ -275,6 +313,7 @@ def always_reread(
 
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_config_value("gradmodes_require_cuda", False, "env", bool)
+    app.add_config_value("claims_scope", [""], "env", list)
     app.add_node(claim_mark)
     app.add_node(cited_by)
     app.add_role("claim", ClaimRole())
@@ -285,6 +324,8 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("env-merge-info", merge)
     app.connect("env-get-outdated", always_reread)
     app.connect("doctree-resolved", resolve)
+    app.connect("env-check-consistency", warn_uncited)
+    app.connect("html-page-context", footer_context)
     return {
         "version": "1",
         "parallel_read_safe": True,

@@ -68,6 +68,8 @@ def behaviour_matrix(
     >>> [(r.grad_mode, r.saved_bytes) for r in rows if r.training and r.requires_grad]
     [('grad', 160), ('no_grad', 0), ('inference_mode', 0)]
     """
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__}: {seed!r}")
     if model_factory is None:
         model_factory = SimpleModel
         if inputs is None:
@@ -124,6 +126,11 @@ def format_matrix(rows: Sequence[MatrixRow]) -> str:
     >>> line.split()
     ['False', 'no_grad', 'True', '-', 'False', 'False', '0', 'False']
     """
+    for row in rows:
+        if not isinstance(row, MatrixRow):
+            raise TypeError(
+                f"format_matrix() needs the rows of behaviour_matrix(), got {type(row).__name__}"
+            )
     header = tuple(field.name for field in fields(MatrixRow))
     body = [tuple("-" if value is None else str(value) for value in astuple(row)) for row in rows]
     widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]

@@ -173,9 +173,13 @@ def _called_decorator(x: torch.Tensor) -> tuple[bool, torch.Tensor]:
     return torch.is_grad_enabled(), x * 2
 
 
-@torch.no_grad
 def _bare_decorator(x: torch.Tensor) -> tuple[bool, torch.Tensor]:
-    return torch.is_grad_enabled(), x * 2
+    # Decorated when called, not on import: before torch 2.1 the bare form is a TypeError.
+    @torch.no_grad
+    def bare(x: torch.Tensor) -> tuple[bool, torch.Tensor]:
+        return torch.is_grad_enabled(), x * 2
+
+    return bare(x)
 
 
 @claim(
@@ -183,6 +187,7 @@ def _bare_decorator(x: torch.Tensor) -> tuple[bool, torch.Tensor]:
     "`@torch.no_grad()` works as a function decorator, and so does the bare `@torch.no_grad`: "
     "inside the decorated function tracking is off, its results do not require grad, and "
     "tracking is on again after the call.",
+    torch_versions=">=2.1",  # the bare form: torch.no_grad accepts a function since 2.1
 )
 @deterministic
 def _ng_decorator(obs: Observer) -> None:
