@@ -27,10 +27,11 @@ class BuiltSite:
 
 
 def pages() -> list[str]:
-    """The site's pages (English sources), as docnames."""
+    """The site's pages (English sources: MyST notebooks, and reST for the API page)."""
     return sorted(
         p.relative_to(DOCS).with_suffix("").as_posix()
-        for p in DOCS.rglob("*.md")
+        for suffix in ("*.md", "*.rst")
+        for p in DOCS.rglob(suffix)
         if "_build" not in p.parts and p.name != "README.md"
     )
 
