@@ -27,7 +27,7 @@ from gradmodes import MatrixRow, behaviour_matrix, grad_context
 HEADERS = {
     "training": "Module mode",
     "grad_mode": "Grad mode",
-    "requires_grad": "Parameters",
+    "requires_grad": "Parameters' `requires_grad`",
     "dropout_active": "Dropout active",
     "bn_stats_updated": "BatchNorm statistics updated",
     "output_requires_grad": "Output requires grad",
@@ -51,15 +51,15 @@ def setting_text(field: str, value: object) -> str:
     """The code a reader would write for one setting of the matrix.
 
     >>> setting_text("training", False), setting_text("requires_grad", True)
-    ('model.eval()', 'requires_grad=True')
+    ('model.eval()', 'True')
     >>> setting_text("grad_mode", "grad")
-    'torch.enable_grad()'
+    'enable_grad()'
     """
     if field == "training":
         return "model.train()" if value else "model.eval()"
     if field == "grad_mode":
-        return f"torch.{type(grad_context(value)).__name__}()"  # type: ignore[arg-type]
-    return f"{field}={value}"
+        return f"{type(grad_context(value)).__name__}()"  # type: ignore[arg-type]
+    return str(value)
 
 
 class BehaviourMatrix(SphinxDirective):
