@@ -22,14 +22,13 @@ extensions = [
     "myst_nb",
     "sphinx_design",
     "sphinx_copybutton",
+    "sphinx.ext.autodoc",  # the API page documents gradmodes from its docstrings
     "claims",  # docs/_ext/claims.py: the {claim} role and the verification table
+    "matrix_table",  # docs/_ext/matrix_table.py: the {behaviour-matrix} table
     "site_i18n",  # docs/_ext/site_i18n.py: language switcher and per-language UI strings
 ]
 
-# A claim that no page cites is a warning (docs/_ext/claims.py), so -W fails the build. While
-# the content pages are written in parallel, the site tests report it instead
-# (tests/test_site.py); delete this line once every claim is cited.
-suppress_warnings = ["claims.uncited"]
+# A claim that no page cites is a warning (docs/_ext/claims.py), so -W fails the build.
 
 root_doc = "index"
 exclude_patterns = ["_build", "README.md", "locale"]
@@ -43,6 +42,26 @@ gettext_compact = False  # one catalogue per page
 gettext_uuid = False
 gettext_location = False  # keep the .pot files stable across edits that only move lines
 gettext_last_translator = "gradmodes authors"
+
+# --- API page (autodoc) -------------------------------------------------------------------
+autodoc_member_order = "bysource"
+# Types from torch and the standard library in the signatures have no page on this site, and
+# the build fetches no inventory (no network): nitpicky mode must not report them.
+nitpick_ignore = [
+    ("py:class", name)
+    for name in (
+        "torch.Tensor",
+        "torch.device",
+        "torch.nn.modules.module.Module",
+        "torch.nn.modules.container.Sequential",
+        "torch.nn.parameter.Parameter",
+        "collections.abc.Callable",
+        "collections.abc.Iterator",
+        "collections.abc.Sequence",
+        "contextlib.AbstractContextManager",
+        "gradmodes.modes.M",  # the TypeVar of evaluating(): "the type of the model passed in"
+    )
+]
 
 # --- MyST / myst-nb ------------------------------------------------------------------------
 myst_enable_extensions = ["colon_fence", "dollarmath", "deflist"]

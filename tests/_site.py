@@ -36,10 +36,11 @@ class BuiltSite:
 
 
 def pages(docs: Path = DOCS) -> list[str]:
-    """The site's pages (English sources), as docnames."""
+    """The site's pages (English sources: MyST notebooks, and reST for the API page)."""
     return sorted(
         p.relative_to(docs).with_suffix("").as_posix()
-        for p in docs.rglob("*.md")
+        for suffix in ("*.md", "*.rst")
+        for p in docs.rglob(suffix)
         if "_build" not in p.parts and p.name != "README.md"
     )
 

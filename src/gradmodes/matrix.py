@@ -57,7 +57,7 @@ def behaviour_matrix(
 
     Each of the 12 cells builds a fresh model with ``model_factory`` (default:
     :class:`~gradmodes.models.SimpleModel`), sets its mode and ``requires_grad``, and
-    runs :func:`~gradmodes.probes.observe` with ``backward=True`` on ``inputs``
+    runs :func:`~gradmodes.observe` with ``backward=True`` on ``inputs``
     (default: a seeded ``(16, 10)`` batch for ``SimpleModel``; required with a
     ``model_factory``). Each cell runs with torch's RNG seeded to ``seed``; the
     caller's RNG state is left as it was. The factory must return a new model each

@@ -8,6 +8,7 @@ from torch import nn
 
 from gradmodes.claims._common import deterministic, mlp_saved_bytes
 from gradmodes.claims._registry import Observer, claim
+from gradmodes.matrix import behaviour_matrix
 from gradmodes.models import SimpleModel, mlp
 from gradmodes.probes import observe
 
@@ -431,3 +432,32 @@ def _eval_bn_no_track(obs: Observer) -> None:
         "eval: bn(torch.randn(1, 4))", ValueError, "Expected more than 1 value per channel"
     ):
         bn.eval()(torch.randn(1, 4, device=obs.device))
+
+
+@claim(
+    "eval.bn-saved",
+    "With gradients enabled, a `BatchNorm1d(C)` forward in train mode saves `2 * C` more "
+    "float32 values for backward (the batch mean and inverse standard deviation) than the same "
+    "forward in eval mode; for `SimpleModel` in the behaviour matrix this is the whole "
+    "difference between the train and eval rows under `grad`.",
+)
+@deterministic
+def _eval_bn_saved(obs: Observer) -> None:
+    for channels in (10, 7):
+        bn = nn.BatchNorm1d(channels).to(obs.device)
+        x = torch.randn(16, channels, device=obs.device)
+        train, evaluation = observe(bn.train(), x), observe(bn.eval(), x)
+        obs.expect(
+            f"bn = nn.BatchNorm1d({channels}); "
+            "observe(bn.train(), x).saved_bytes - observe(bn.eval(), x).saved_bytes",
+            train.saved_bytes - evaluation.saved_bytes,
+            2 * channels * 4,
+        )
+    x = torch.randn(16, 10, device=obs.device)
+    rows = behaviour_matrix(lambda: SimpleModel().to(obs.device), x)
+    saved = {(r.training, r.grad_mode, r.requires_grad): r.saved_bytes for r in rows}
+    obs.expect(
+        "saved[(True, 'grad', True)] - saved[(False, 'grad', True)]",
+        saved[(True, "grad", True)] - saved[(False, "grad", True)],
+        2 * 10 * 4,
+    )
