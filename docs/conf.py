@@ -86,6 +86,9 @@ html_theme_options = {
     "use_fullscreen_button": False,
     "home_page_in_toc": True,
     "show_toc_level": 2,
+    # pydata-sphinx-theme 0.20 adds a search field in a top bar unless this is set: the book
+    # theme has its own in the sidebar, and the top bar would be a second, mostly empty header.
+    "navbar_persistent": [],
     **source_links(os.environ),
 }
 
