@@ -109,6 +109,16 @@ def write_root(out: Path) -> None:
     (out / "index.html").write_text(page, encoding="utf-8")
 
 
+def site_root(path: str) -> str:
+    """The URL path the site is hosted at, with one slash at each end.
+
+    >>> site_root(""), site_root("/"), site_root("gradmodes"), site_root("/a/b/")
+    ('/', '/', '/gradmodes/', '/a/b/')
+    """
+    inner = path.strip("/")
+    return f"/{inner}/" if inner else "/"
+
+
 def write_404(out: Path, root: str) -> None:
     """The page a host shows for a missing path, in every language.
 
@@ -169,9 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out.resolve()
     for lang in args.lang:
         build_language(lang, out, args.sphinx_options)
-    root = "/" + args.site_root.strip("/") + "/" if args.site_root.strip("/") else "/"
     write_root(out)
-    write_404(out, root)
+    write_404(out, site_root(args.site_root))
     (out / ".nojekyll").touch()  # a host running Jekyll would hide _static/ and _sources/
     print(f"\nThe site is built. Open {out / 'index.html'} in a browser.")
     return 0
