@@ -118,7 +118,12 @@ def watch(page: Page, server: str) -> Watch:
     page.on("pageerror", lambda error: seen.problems.append(f"uncaught exception: {error}"))
     page.on(
         "requestfailed",
-        lambda request: seen.problems.append(f"request failed: {request.url} {request.failure}"),
+        lambda request: (
+            # net::ERR_ABORTED: the tab navigated on before the request ended (not the site's)
+            seen.problems.append(f"request failed: {request.url} {request.failure}")
+            if request.failure != "net::ERR_ABORTED"
+            else None
+        ),
     )
     page.on(
         "response",

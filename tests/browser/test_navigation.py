@@ -56,12 +56,12 @@ def test_the_language_switcher_keeps_the_reader_on_the_same_page(
         for there in LANGUAGES:
             if there == here:
                 continue
-            page.goto(f"{server}/{path}", wait_until="networkidle")
-            page.click(f"nav.lang-switcher a[hreflang={there}]")
-            page.wait_for_load_state("networkidle")
+            page.goto(f"{server}/{path}")
+            with page.expect_navigation():
+                page.click(f"nav.lang-switcher a[hreflang={there}]")
             arrived = page.url.removeprefix(f"{server}/")
-            page.click(f"nav.lang-switcher a[hreflang={here}]")
-            page.wait_for_load_state("networkidle")
+            with page.expect_navigation():
+                page.click(f"nav.lang-switcher a[hreflang={here}]")
             back = page.url.removeprefix(f"{server}/")
             if (arrived, back) != (f"{there}/{rest}", path):
                 wrong.append(f"{path} -> {arrived} -> {back}")
