@@ -24,10 +24,10 @@ DOCS = Path(__file__).resolve().parent
 BUILD = DOCS / "_build"
 LANGUAGES: dict[str, str] = runpy.run_path(str(DOCS / "conf.py"))["LANGUAGES"]
 STRICT = ["-W", "-n", "--keep-going"]
-# The 404 page, in every language: (heading, text before the link, link text).
+# The 404 page, in every language: (heading, text, link to the language's home page).
 NOT_FOUND = {
-    "en": ("Page not found", "This page does not exist. Go to", "the English site"),
-    "ja": ("ページが見つかりません", "このページは存在しません。移動先:", "日本語のサイト"),
+    "en": ("Page not found", "This page does not exist.", "Go to the English site"),
+    "ja": ("ページが見つかりません", "このページは存在しません。", "日本語のサイトへ"),
 }
 FAVICON = "_static/favicon.svg"  # in every language's output (conf.py: html_favicon)
 
@@ -132,7 +132,7 @@ def write_404(out: Path, root: str) -> None:
         f'  <section lang="{code}">\n    <h1>{html.escape(NOT_FOUND[code][0])}</h1>\n'
         f"    <p>{html.escape(NOT_FOUND[code][1])} "
         f'<a href="{root}{code}/index.html" hreflang="{code}">'
-        f"{html.escape(NOT_FOUND[code][2])}</a>.</p>\n  </section>"
+        f"{html.escape(NOT_FOUND[code][2])}</a></p>\n  </section>"
         for code in LANGUAGES
     )
     first = next(iter(LANGUAGES))
