@@ -35,7 +35,7 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Run the unit tests and the site tests (they build both languages once)."""
+    """Run the unit and site tests (they build both languages once); not the browser tests."""
     install(session, "test", "docs")
     session.run("pytest", "-m", "not browser", *session.posargs)
 
