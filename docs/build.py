@@ -66,6 +66,8 @@ def build_gettext(extra: list[str]) -> Path:
     """Write one .pot per page to _build/gettext (execution off: only prose is extracted)."""
     out = BUILD / "gettext"
     sphinx("gettext", out, BUILD / "doctrees" / "gettext", "-D", "nb_execution_mode=off", *extra)
+    # Strings of templates (sphinx.pot) are translated by Sphinx's and the theme's catalogues.
+    (out / "sphinx.pot").unlink(missing_ok=True)
     return out
 
 
