@@ -45,6 +45,18 @@ def pages(docs: Path = DOCS) -> list[str]:
     )
 
 
+def notebooks(docs: Path = DOCS) -> list[str]:
+    """The pages that are notebooks (their front matter names a kernel), as docnames."""
+    found = []
+    for page in pages(docs):
+        source = docs / f"{page}.md"
+        if source.exists():
+            front_matter = source.read_text(encoding="utf-8").split("\n---", 1)[0]
+            if "\nkernelspec:" in front_matter:
+                found.append(page)
+    return found
+
+
 def run_build(
     *args: str, docs: Path = DOCS, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
