@@ -2,11 +2,15 @@
 
     python docs/build.py                 # all languages into docs/_build/html/<lang>/
     python docs/build.py --lang ja       # one language
+    python docs/build.py --gpu           # a GPU build: CUDA required, GPU claims must pass
     python docs/build.py --gettext       # regenerate the .pot files (no execution)
 
 The first language executes the notebooks (or takes them from the cache); the next ones
-find every notebook in the cache. Languages are built in turn, never at once: two builds
-writing one jupyter-cache at the same time hit SQLite locking errors.
+find every notebook in the cache, and reuse the first one's claim evidence. Languages are
+built in turn, never at once: two builds writing one jupyter-cache at the same time hit
+SQLite locking errors. Only the languages after the first one read their pages in
+parallel (``-j auto``): the first may execute notebooks, and the performance page's
+timings must not share the CPU with another notebook of the same build.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ DOCS = Path(__file__).resolve().parent
 BUILD = DOCS / "_build"
 LANGUAGES: dict[str, str] = runpy.run_path(str(DOCS / "conf.py"))["LANGUAGES"]
 STRICT = ["-W", "-n", "--keep-going"]
+PARALLEL = ["-j", "auto"]  # for builds that execute nothing
 
 
 def sphinx(builder: str, out: Path, doctrees: Path, *options: str) -> None:
@@ -51,15 +56,32 @@ def sphinx(builder: str, out: Path, doctrees: Path, *options: str) -> None:
         raise SystemExit(f"sphinx-build failed ({builder} {' '.join(options)}): exit {code}")
 
 
-def build_language(lang: str, out: Path, extra: list[str]) -> None:
-    sphinx("html", out / lang, BUILD / "doctrees" / lang, "-D", f"language={lang}", *extra)
+def build_language(lang: str, out: Path, extra: list[str], *, parallel: bool = False) -> None:
+    """Build one language into ``out/lang``; ``parallel``: read and write with ``-j auto``."""
+    options = [*(PARALLEL if parallel else []), "-D", f"language={lang}", *extra]
+    sphinx("html", out / lang, BUILD / "doctrees" / lang, *options)
 
 
 def build_gettext(extra: list[str]) -> Path:
     """Write one .pot per page to _build/gettext (execution off: only prose is extracted)."""
     out = BUILD / "gettext"
-    sphinx("gettext", out, BUILD / "doctrees" / "gettext", "-D", "nb_execution_mode=off", *extra)
+    options = [*PARALLEL, "-D", "nb_execution_mode=off", *extra]
+    sphinx("gettext", out, BUILD / "doctrees" / "gettext", *options)
     return out
+
+
+def require_cuda() -> None:
+    """Stop with a clear message unless torch sees a CUDA device (for ``--gpu``)."""
+    sys.path.insert(0, str(DOCS / "_ext"))
+    from devices import cuda_devices, torch_version
+
+    devices = cuda_devices()
+    if not devices:
+        raise SystemExit(
+            f"--gpu needs a CUDA device, and torch {torch_version()} sees none: "
+            "build without --gpu, or on a machine with a GPU and a CUDA build of torch."
+        )
+    print(f"GPU build on {', '.join(devices)}: CUDA-only claims must pass.", flush=True)
 
 
 def write_root(out: Path) -> None:
@@ -111,15 +133,24 @@ def main(argv: list[str] | None = None) -> int:
         help="languages to build (default: all)",
     )
     parser.add_argument("--out", type=Path, default=BUILD / "html", help="output folder")
+    parser.add_argument(
+        "--gpu",
+        action="store_true",
+        help="a GPU build: fail unless torch sees CUDA; CUDA-only claims must pass",
+    )
     parser.add_argument("--gettext", action="store_true", help="only regenerate the .pot files")
     parser.add_argument("sphinx_options", nargs="*", help="passed to sphinx-build (after --)")
     args = parser.parse_args(argv)
     if args.gettext:
         print(f"catalogue templates in {build_gettext(args.sphinx_options)}")
         return 0
+    options = list(args.sphinx_options)
+    if args.gpu:
+        require_cuda()
+        options = ["-D", "gradmodes_require_cuda=1", *options]
     out = args.out.resolve()
-    for lang in args.lang:
-        build_language(lang, out, args.sphinx_options)
+    for i, lang in enumerate(args.lang):
+        build_language(lang, out, options, parallel=i > 0)
     write_root(out)
     print(f"\nThe site is built. Open {out / 'index.html'} in a browser.")
     return 0

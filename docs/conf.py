@@ -24,6 +24,7 @@ extensions = [
     "sphinx_copybutton",
     "claims",  # docs/_ext/claims.py: the {claim} role and the verification table
     "site_i18n",  # docs/_ext/site_i18n.py: language switcher and per-language UI strings
+    "devices",  # docs/_ext/devices.py: the `cuda` tag; a GPU build's own execution cache
 ]
 
 root_doc = "index"
