@@ -63,9 +63,13 @@ def build_language(lang: str, out: Path, extra: list[str], *, parallel: bool = F
 
 
 def build_gettext(extra: list[str]) -> Path:
-    """Write one .pot per page to _build/gettext (execution off: only prose is extracted)."""
+    """Write one .pot per page to _build/gettext (execution off: only prose is extracted).
+
+    Without execution there are no glued outputs: their warnings are silenced here only.
+    """
     out = BUILD / "gettext"
-    options = [*PARALLEL, "-D", "nb_execution_mode=off", *extra]
+    options = [*PARALLEL, "-D", "nb_execution_mode=off", "-D", "suppress_warnings=mystnb.glue"]
+    options += extra
     sphinx("gettext", out, BUILD / "doctrees" / "gettext", *options)
     return out
 
