@@ -131,14 +131,14 @@ def problems(steps: list[Step]) -> list[str]:
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        found = re.search(r"^model name\s*:\s*(.+)$", cpuinfo.read_text(), re.M)
-        cpu = found.group(1).strip() if found else cpu
+    """The machine, as the performance page names it, and its load average now."""
+    from gradmodes.measure import machine_facts
+
+    facts = machine_facts()
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "-"
     return (
-        f"{cpu}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.machine()}, "
+        f"{facts['cpu']}, {facts['logical_cpus']} logical CPUs, {facts['platform']}, "
+        f"torch {facts['torch']} ({facts['torch_threads']} threads), "
         f"Python {platform.python_version()}; load average (1, 5, 15 min): {load}"
     )
 

@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Literal
 
 import torch
-import torch.utils.benchmark as benchmark
 from torch import nn
 
 from gradmodes._rng import seeded
@@ -288,6 +287,8 @@ def latency(
     >>> timing.median > 0 and timing.iqr >= 0 and timing.runs > 0
     True
     """
+    import torch.utils.benchmark as benchmark  # here: importing it takes about 0.3 s
+
     timer = benchmark.Timer(
         stmt="fn()", globals={"fn": fn}, num_threads=num_threads or torch.get_num_threads()
     )
