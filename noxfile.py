@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import nox
@@ -17,6 +18,14 @@ PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
 # The torch requirement, installed before anything else so that no other requirement pulls
 # a (multi-GB) CUDA build. Point pip at a CPU-only index to get a CPU build (README.md).
 TORCH = os.environ.get("GRADMODES_TORCH", "torch==2.13.0")
+# The torch releases `nox -s torch_versions` checks: the oldest the package supports and the
+# one the site is built with, unless GRADMODES_TORCH_VERSIONS lists others ("2.1.2 2.4.1").
+TORCH_VERSIONS = os.environ.get("GRADMODES_TORCH_VERSIONS", "2.1.2 2.13.0").replace(",", " ")
+# Test modules about the site: they need the docs toolchain, not another torch.
+SITE_TESTS = [
+    f"tests/{name}.py"
+    for name in ("test_site", "test_translations", "test_faults", "_catalogues", "_fixture_site")
+]
 
 
 def install(session: nox.Session, *groups: str) -> None:
@@ -38,6 +47,39 @@ def tests(session: nox.Session) -> None:
     """Run the unit tests and the site tests (they build both languages once)."""
     install(session, "test", "docs")
     session.run("pytest", *session.posargs)
+
+
+def cpu_torch(version: str) -> list[str]:
+    """Requirements for a CPU-only build of torch ``version``, and a numpy it works with.
+
+    On Linux and Windows the CPU builds carry the local version ``+cpu``: PyPI hosts none,
+    so pip fails at once where no CPU index is configured, instead of fetching a CUDA build
+    of several GB. macOS wheels are CPU-only and carry no tag. torch before 2.3 was built
+    against numpy 1.
+    """
+    local = "" if sys.platform == "darwin" else "+cpu"
+    old = tuple(int(part) for part in version.split(".")[:2]) < (2, 3)
+    return [f"torch=={version}{local}", "numpy<2" if old else "numpy"]
+
+
+@nox.session
+@nox.parametrize("torch", TORCH_VERSIONS.split())
+def torch_versions(session: nox.Session, torch: str) -> None:
+    """Check every claim and run the unit tests against other torch releases (CPU builds).
+
+    Only CPU builds are installed (see ``cpu_torch``): a release for which pip finds none
+    stops the session at once rather than download a CUDA build of several GB. Choose the
+    releases with GRADMODES_TORCH_VERSIONS; the site tests need the docs toolchain and run
+    in ``tests`` only.
+    """
+    try:
+        session.install(*cpu_torch(torch))
+    except nox.command.CommandFailed:
+        session.error(f"pip finds no CPU build of torch {torch}: see README.md, 'CPU build'")
+    session.install("-e", ".", *nox.project.dependency_groups(PYPROJECT, "test"))
+    session.run("python", "-m", "gradmodes", "check")
+    ignore = [f"--ignore={module}" for module in SITE_TESTS]
+    session.run("pytest", "-m", "not site and not faults", *ignore, *session.posargs)
 
 
 @nox.session

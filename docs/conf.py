@@ -22,10 +22,14 @@ extensions = [
     "myst_nb",
     "sphinx_design",
     "sphinx_copybutton",
+    "sphinx.ext.autodoc",  # the API page documents gradmodes from its docstrings
     "claims",  # docs/_ext/claims.py: the {claim} role and the verification table
+    "matrix_table",  # docs/_ext/matrix_table.py: the {behaviour-matrix} table
     "site_i18n",  # docs/_ext/site_i18n.py: language switcher and per-language UI strings
     "devices",  # docs/_ext/devices.py: the `cuda` tag; a GPU build's own execution cache
 ]
+
+# A claim that no page cites is a warning (docs/_ext/claims.py), so -W fails the build.
 
 root_doc = "index"
 exclude_patterns = ["_build", "README.md", "locale"]
@@ -39,6 +43,26 @@ gettext_compact = False  # one catalogue per page
 gettext_uuid = False
 gettext_location = False  # keep the .pot files stable across edits that only move lines
 gettext_last_translator = "gradmodes authors"
+
+# --- API page (autodoc) -------------------------------------------------------------------
+autodoc_member_order = "bysource"
+# Types from torch and the standard library in the signatures have no page on this site, and
+# the build fetches no inventory (no network): nitpicky mode must not report them.
+nitpick_ignore = [
+    ("py:class", name)
+    for name in (
+        "torch.Tensor",
+        "torch.device",
+        "torch.nn.modules.module.Module",
+        "torch.nn.modules.container.Sequential",
+        "torch.nn.parameter.Parameter",
+        "collections.abc.Callable",
+        "collections.abc.Iterator",
+        "collections.abc.Sequence",
+        "contextlib.AbstractContextManager",
+        "gradmodes.modes.M",  # the TypeVar of evaluating(): "the type of the model passed in"
+    )
+]
 
 # --- MyST / myst-nb ------------------------------------------------------------------------
 myst_enable_extensions = ["colon_fence", "dollarmath", "deflist"]
@@ -63,6 +87,8 @@ html_theme_options = {
     "use_fullscreen_button": False,
     "home_page_in_toc": True,
     "show_toc_level": 2,
+    # The theme's footer, plus the torch the claims were checked with (_templates/).
+    "footer_content_items": ["author.html", "copyright.html", "checked-with.html"],
 }
 
 # Copy buttons on code inputs only; outputs and prompts are never copied.

@@ -1,4 +1,8 @@
-"""What the site tests share: the docs folder, the languages, the pages, the build script."""
+"""What the site tests share: the docs folder, the languages, the pages, the build script.
+
+``pages`` and ``run_build`` take another docs folder too: the fault-injection tests run them
+on a small fixture site built from a copy of the project's real configuration.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +12,15 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from bs4 import BeautifulSoup
+
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 LANGUAGES: dict[str, str] = runpy.run_path(str(DOCS / "conf.py"))["LANGUAGES"]
 SOURCE_LANGUAGE = next(iter(LANGUAGES))
+# Cells whose output is a measured timing carry this tag; myst-nb renders it as the class
+# ``tag_measured`` on the cell. Two builds may differ in those outputs only.
+MEASURED_TAG = "measured"
 TRANSLATIONS = [code for code in LANGUAGES if code != SOURCE_LANGUAGE]
 
 
@@ -26,20 +35,38 @@ class BuiltSite:
         return self.html / lang / f"{name}.html"
 
 
-def pages() -> list[str]:
-    """The site's pages (English sources), as docnames."""
+def pages(docs: Path = DOCS) -> list[str]:
+    """The site's pages (English sources: MyST notebooks, and reST for the API page)."""
     return sorted(
-        p.relative_to(DOCS).with_suffix("").as_posix()
-        for p in DOCS.rglob("*.md")
+        p.relative_to(docs).with_suffix("").as_posix()
+        for suffix in ("*.md", "*.rst")
+        for p in docs.rglob(suffix)
         if "_build" not in p.parts and p.name != "README.md"
     )
 
 
-def run_build(*args: str) -> subprocess.CompletedProcess[str]:
+def run_build(
+    *args: str, docs: Path = DOCS, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``docs/build.py`` with ``args`` (from the folder above ``docs``); never raises."""
     return subprocess.run(
-        [sys.executable, str(DOCS / "build.py"), *args],
+        [sys.executable, str(docs / "build.py"), *args],
         capture_output=True,
         text=True,
-        cwd=ROOT,
+        cwd=docs.parent,
         check=False,
+        env=env,
     )
+
+
+def without_measured_outputs(page: str) -> str:
+    """``page`` (HTML) with the outputs of cells tagged ``measured`` emptied.
+
+    >>> page = '<div class="cell tag_measured"><div class="cell_output">3 ms</div></div>'
+    >>> without_measured_outputs(page)
+    '<div class="cell tag_measured"><div class="cell_output"></div></div>'
+    """
+    soup = BeautifulSoup(page, "html.parser")
+    for output in soup.select(f"div.cell.tag_{MEASURED_TAG} div.cell_output"):
+        output.clear()
+    return str(soup)

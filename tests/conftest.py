@@ -5,6 +5,10 @@ from __future__ import annotations
 import pytest
 from _site import DOCS, LANGUAGES, BuiltSite, run_build
 
+# Not test modules: the fixture site's files, and the network guard (importing it would
+# switch the network off in the test process itself).
+collect_ignore = ["fixture_site", "offline"]
+
 
 @pytest.fixture(scope="session")
 def site() -> BuiltSite:

@@ -153,7 +153,7 @@ def test_matrix_prints_the_behaviour_matrix(capsys: pytest.CaptureFixture[str]) 
     ("argv", "fragment"),
     [
         (["--help"], "examples:"),
-        (["check", "--help"], "status (verified, not-run, FAILED, ERROR)"),
+        (["check", "--help"], "status (verified, not-run, not-applicable, FAILED, ERROR)"),
         (["matrix", "--help"], "trainable/frozen"),
     ],
 )

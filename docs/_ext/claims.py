@@ -3,9 +3,13 @@
 ``{claim}`eval.flag``` in a sentence or table cell runs the claim's check (once per
 build process) and renders a small mark linking to its evidence on the verification
 page. An unknown or false claim is an error naming the page and the claim, so a build
-with ``-W`` fails. The ``{claim-table}`` directive renders every registered claim with
+with ``-W`` fails. The ``{claim-table}`` directive renders every claim in scope with
 its status, evidence and the pages citing it; ``{build-environment}`` names the torch,
-Python and device the claims were checked with.
+Python and device the claims were checked with, and every page's footer names the torch.
+
+``claims_scope`` (id prefixes, default ``[""]``: every registered claim) is the set of
+claims the site states: the table lists them, and one that no page cites is a warning
+once all pages are read, so it fails a ``-W`` build too.
 
 Evidence is kept on disk (``evidence_cache.py``) and reused by a later build only while
 the gradmodes source, these extensions, torch, Python, the platform and the CUDA devices
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import platform
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -32,6 +37,7 @@ from sphinx.util.docutils import SphinxDirective, SphinxRole
 import gradmodes
 from evidence_cache import EvidenceCache, runtime_facts, setup_key
 from gradmodes.claims import (
+    Claim,
     ClaimFailed,
     CUDAUnavailable,
     Evidence,
@@ -48,6 +54,7 @@ LABELS = {
         "verified": "verified",
         "verified-title": "Checked by running code while this page was built: {id}",
         "not-run": "not checked in this build (no GPU)",
+        "not-applicable": "not applicable to this torch",
         "failed": "FALSE",
         "id": "Claim",
         "statement": "Statement",
@@ -61,11 +68,13 @@ LABELS = {
             "build reuses it only while that key is unchanged, and checks every claim again "
             "otherwise."
         ),
+        "checked-with": "Claims checked with torch {version}",
     },
     "ja": {
         "verified": "検証済み",
         "verified-title": "このページのビルド時にコードを実行して確認しました: {id}",
         "not-run": "このビルドでは未検証(GPU なし)",
+        "not-applicable": "この torch のバージョンには該当しません",
         "failed": "偽",
         "id": "主張",
         "statement": "内容",
@@ -79,6 +88,7 @@ LABELS = {
             "ハッシュです。後のビルドは、このキーが変わらない間だけ保存された根拠を再利用し、"
             "変わった場合はすべての主張をあらためて検証します。"
         ),
+        "checked-with": "主張は torch {version} で検証しました",
     },
 }
 
@@ -128,7 +138,11 @@ def evaluate(claim_id: str, require_cuda: bool) -> Evidence | str:
 
 
 def evidence_key(require_cuda: bool) -> str:
-    """The key of this setup's stored evidence (see ``evidence_cache.py``)."""
+    """The key of this setup's stored evidence (see ``evidence_cache.py``).
+
+    It covers the gradmodes package, the modules that register claims, these extensions
+    and ``conf.py``, torch's version, Python, the platform and the CUDA devices.
+    """
     cuda = (
         [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
         if torch.cuda.is_available()
@@ -138,7 +152,13 @@ def evidence_key(require_cuda: bool) -> str:
     sources = {
         f"gradmodes/{Path(p).relative_to(package).as_posix()}": Path(p) for p in package_files()
     }
-    sources |= {f"_ext/{p.name}": p for p in Path(__file__).parent.glob("*.py")}
+    here = Path(__file__).parent
+    sources |= {f"_ext/{p.name}": p for p in here.glob("*.py")}
+    sources |= {"conf.py": here.parent / "conf.py"} if (here.parent / "conf.py").exists() else {}
+    for registered in all_claims():  # claims may be registered outside gradmodes too
+        file = getattr(sys.modules.get(registered.run.__module__), "__file__", None)
+        if file:
+            sources[f"module/{registered.run.__module__}"] = Path(file)
     facts = {
         **runtime_facts(),
         "torch": torch.__version__,
@@ -157,6 +177,12 @@ def init_cache(app: Sphinx) -> None:
     key = evidence_key(app.config.gradmodes_require_cuda)
     _cache = EvidenceCache(Path(app.confdir) / "_build" / ".claims-cache", key)
     _cache.forget_other_keys()
+
+
+def in_scope(config: Any) -> list[Claim]:
+    """The registered claims whose id starts with one of ``claims_scope``'s prefixes."""
+    prefixes = tuple(config.claims_scope)
+    return [c for c in all_claims() if c.id.startswith(prefixes)]
 
 
 def package_files() -> list[str]:
@@ -197,7 +223,7 @@ class ClaimRole(SphinxRole):
 
 
 class ClaimTable(SphinxDirective):
-    """Every registered claim: id, statement, status, evidence and citing pages."""
+    """Every claim in scope: id, statement, status, evidence and citing pages."""
 
     def run(self) -> list[nodes.Node]:
         text = labels(self.env)
@@ -211,7 +237,7 @@ class ClaimTable(SphinxDirective):
         group += head
         body = nodes.tbody()
         group += body
-        for claim in all_claims():
+        for claim in in_scope(self.config):
             evidence = _outcome(self.env, claim.id, self.lineno)
             status = evidence.status if evidence else "failed"
             target = nodes.target(ids=[f"claim-{claim.id}"])
@@ -300,6 +326,7 @@ def resolve(app: Sphinx, doctree: nodes.document, docname: str) -> None:
         label = {
             "verified": "✓ " + text["verified"],
             "not-run": text["not-run"],
+            "not-applicable": text["not-applicable"],
             "failed": "✗ " + text["failed"],
         }[status]
         try:
@@ -331,6 +358,28 @@ def resolve(app: Sphinx, doctree: nodes.document, docname: str) -> None:
         if not pages:
             para += nodes.Text(text["uncited"])
         node.replace_self(para)
+
+
+def warn_uncited(app: Sphinx, env: BuildEnvironment) -> None:
+    """Once every page is read: warn about each claim in scope that no page cites."""
+    cites = env.gradmodes_citations  # type: ignore[attr-defined]
+    for claim in in_scope(app.config):
+        if not cites.get(claim.id, set()) - {VERIFICATION_PAGE}:
+            logger.warning(
+                "claim %r (%s) is registered but no page cites it",
+                claim.id,
+                claim.run.__module__,
+                type="claims",
+                subtype="uncited",
+            )
+
+
+def footer_context(
+    app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: Any
+) -> None:
+    """``checked_with``: the footer's sentence naming the torch the claims ran on."""
+    context["checked_with"] = labels(app.env)["checked-with"].format(version=torch.__version__)
+    context["checked_with_href"] = app.builder.get_relative_uri(pagename, VERIFICATION_PAGE)
 
 
 def init_env(app: Sphinx, env: BuildEnvironment, docnames: list[str]) -> None:
@@ -370,6 +419,7 @@ def always_reread(
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_config_value("gradmodes_require_cuda", False, "env", bool)
     app.add_config_value("gradmodes_evidence_cache", True, "env", bool)
+    app.add_config_value("claims_scope", [""], "env", list)
     app.add_node(claim_mark)
     app.add_node(cited_by)
     app.add_role("claim", ClaimRole())
@@ -382,6 +432,8 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("env-get-outdated", always_reread)
     app.connect("env-check-consistency", report_origin)
     app.connect("doctree-resolved", resolve)
+    app.connect("env-check-consistency", warn_uncited)
+    app.connect("html-page-context", footer_context)
     return {
         "version": "1",
         "parallel_read_safe": True,

@@ -74,7 +74,7 @@ def _parser() -> argparse.ArgumentParser:
         "check",
         help="run claim checks and report each one",
         description="Run the checks of the given claims (default: all) and print one line "
-        "per claim: id, status (verified, not-run, FAILED, ERROR) and device.",
+        "per claim: id, status (verified, not-run, not-applicable, FAILED, ERROR) and device.",
     )
     check.add_argument("ids", nargs="*", metavar="ID", help="claim ids (default: all)")
     _device_option(check, "run device-independent checks on DEVICE (default: cpu)")
@@ -109,7 +109,7 @@ def _check(ids: Sequence[str], device: str) -> int:
         print(f"{registered.id:<{width}}  {status:<8}  {where}")
         if problem:
             problems.append(problem)
-    order = ("verified", "not-run", "FAILED", "ERROR")
+    order = ("verified", "not-run", "not-applicable", "FAILED", "ERROR")
     summary = ", ".join(f"{counts[status]} {status}" for status in order if status in counts)
     print(f"{len(claims)} claim{'s' if len(claims) != 1 else ''}: {summary}")
     for problem in problems:

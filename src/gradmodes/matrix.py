@@ -57,7 +57,7 @@ def behaviour_matrix(
 
     Each of the 12 cells builds a fresh model with ``model_factory`` (default:
     :class:`~gradmodes.models.SimpleModel`), sets its mode and ``requires_grad``, and
-    runs :func:`~gradmodes.probes.observe` with ``backward=True`` on ``inputs``
+    runs :func:`~gradmodes.observe` with ``backward=True`` on ``inputs``
     (default: a seeded ``(16, 10)`` batch for ``SimpleModel``; required with a
     ``model_factory``). Each cell runs with torch's RNG seeded to ``seed``; the
     caller's RNG state is left as it was. The factory must return a new model each
@@ -68,6 +68,8 @@ def behaviour_matrix(
     >>> [(r.grad_mode, r.saved_bytes) for r in rows if r.training and r.requires_grad]
     [('grad', 160), ('no_grad', 0), ('inference_mode', 0)]
     """
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__}: {seed!r}")
     if model_factory is None:
         model_factory = SimpleModel
         if inputs is None:
@@ -124,6 +126,11 @@ def format_matrix(rows: Sequence[MatrixRow]) -> str:
     >>> line.split()
     ['False', 'no_grad', 'True', '-', 'False', 'False', '0', 'False']
     """
+    for row in rows:
+        if not isinstance(row, MatrixRow):
+            raise TypeError(
+                f"format_matrix() needs the rows of behaviour_matrix(), got {type(row).__name__}"
+            )
     header = tuple(field.name for field in fields(MatrixRow))
     body = [tuple("-" if value is None else str(value) for value in astuple(row)) for row in rows]
     widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]

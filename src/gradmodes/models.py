@@ -36,6 +36,8 @@ def mlp(width: int = 64) -> nn.Sequential:
 
     Without Dropout or BatchNorm it behaves the same in train and eval mode.
     """
+    if isinstance(width, bool) or not isinstance(width, int):
+        raise TypeError(f"width must be a positive int, got {type(width).__name__}: {width!r}")
     if width < 1:
         raise ValueError(f"width must be a positive int, got {width!r}")
     return nn.Sequential(nn.Linear(width, width), nn.ReLU(), nn.Linear(width, width))

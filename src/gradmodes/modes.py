@@ -22,7 +22,9 @@ from gradmodes._checks import require_choice, require_module
 __all__ = ["GRAD_MODES", "GradMode", "evaluating", "grad_context"]
 
 GradMode = Literal["grad", "no_grad", "inference_mode"]
+"""A grad mode's name: gradients enabled (``"grad"``), ``"no_grad"`` or ``"inference_mode"``."""
 GRAD_MODES: tuple[GradMode, ...] = ("grad", "no_grad", "inference_mode")
+"""Every grad mode's name, in the order :func:`~gradmodes.behaviour_matrix` measures them."""
 
 M = TypeVar("M", bound=nn.Module)
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 __all__ = [
     "CUDAUnavailable",
@@ -39,7 +40,7 @@ __all__ = [
     "get_claim",
 ]
 
-Status = Literal["verified", "not-run"]
+Status = Literal["verified", "not-run", "not-applicable"]
 _ID = re.compile(r"^[a-z]+\.[a-z0-9_-]+$")
 _REGISTRY: dict[str, Claim] = {}
 
@@ -118,20 +119,47 @@ class Evidence:
 
 @dataclass(frozen=True)
 class Claim:
-    """One fact the site states, and the function that checks it."""
+    """One fact the site states, and the function that checks it.
+
+    ``torch_versions`` is a PEP 440 specifier (``">=2.1"``) for claims that hold only
+    for some torch releases; empty means every release the package supports.
+    """
 
     id: str
     statement: str
     run: Callable[[Observer], None]
     needs_cuda: bool = False
+    torch_versions: str = ""
+
+    def applies(self, version: str | None = None) -> bool:
+        """Whether torch ``version`` (default: the installed one) is in ``torch_versions``.
+
+        >>> Claim("t.x", "It holds from 2.1.", print, torch_versions=">=2.1").applies("2.0.1")
+        False
+        >>> Claim("t.x", "It holds from 2.1.", print, torch_versions=">=2.1").applies("2.13.0+cpu")
+        True
+        """
+        return _versions(self.torch_versions).contains(
+            version or torch.__version__, prereleases=True
+        )
 
     def check(self, device: str | None = None, *, require: bool = False) -> Evidence:
-        """Run the check; a CUDA claim without CUDA is ``not-run`` unless ``require``."""
+        """Run the check; ``not-applicable`` outside ``torch_versions``; a CUDA claim
+        without CUDA is ``not-run`` unless ``require``."""
+        if not self.applies():
+            reason = f"torch {torch.__version__} is outside {self.torch_versions}"
+            return Evidence(self.id, "not-applicable", "none", (("reason", reason),))
+        if device is not None and not isinstance(device, (str, torch.device)):
+            raise TypeError(f"device must be a str or torch.device, got {device!r}")
         if self.needs_cuda and device is None:
             device = "cuda"
         dev = torch.device(device or "cpu")
         if dev.type == "cuda" and not torch.cuda.is_available():
-            if require or not self.needs_cuda:
+            if not self.needs_cuda:
+                raise CUDAUnavailable(
+                    f"claim {self.id!r} was asked to run on {device!r}, and torch sees no CUDA"
+                )
+            if require:
                 raise CUDAUnavailable(f"claim {self.id!r} needs CUDA, and torch sees none")
             reason = "no CUDA device in this build"
             return Evidence(self.id, "not-run", "none", (("reason", reason),))
@@ -141,16 +169,24 @@ class Claim:
 
 
 def claim(
-    claim_id: str, statement: str, *, needs_cuda: bool = False
+    claim_id: str, statement: str, *, needs_cuda: bool = False, torch_versions: str = ""
 ) -> Callable[[Callable[[Observer], None]], Callable[[Observer], None]]:
-    """Register the decorated function as the check of ``claim_id``."""
+    """Register the decorated function as the check of ``claim_id``.
+
+    ``torch_versions`` limits the claim to a range of torch releases (see :class:`Claim`).
+    """
+    if not isinstance(claim_id, str) or not isinstance(statement, str):
+        raise TypeError(f"a claim is an id and a statement (str), got {claim_id!r}, {statement!r}")
     if not _ID.match(claim_id):
         raise ValueError(f"claim id {claim_id!r} must look like 'section.name'")
+    if not statement.strip():
+        raise ValueError(f"claim {claim_id!r} needs its statement, one sentence")
+    _versions(torch_versions)  # a malformed range is a ValueError now, not at check time
 
     def register(run: Callable[[Observer], None]) -> Callable[[Observer], None]:
         if claim_id in _REGISTRY:
             raise ValueError(f"claim id {claim_id!r} is registered twice")
-        _REGISTRY[claim_id] = Claim(claim_id, statement, run, needs_cuda)
+        _REGISTRY[claim_id] = Claim(claim_id, statement, run, needs_cuda, torch_versions)
         return run
 
     return register
@@ -158,6 +194,8 @@ def claim(
 
 def get_claim(claim_id: str) -> Claim:
     """The claim registered under ``claim_id``; :class:`UnknownClaim` otherwise."""
+    if not isinstance(claim_id, str):
+        raise TypeError(f"a claim id is a str such as 'eval.flag', got {claim_id!r}")
     try:
         return _REGISTRY[claim_id]
     except KeyError:
@@ -172,6 +210,16 @@ def all_claims() -> list[Claim]:
 def check(claim_id: str, device: str | None = None, *, require: bool = False) -> Evidence:
     """Check one claim by id (see :meth:`Claim.check`)."""
     return get_claim(claim_id).check(device, require=require)
+
+
+def _versions(specifier: str) -> SpecifierSet:
+    """The PEP 440 ``specifier`` as a SpecifierSet; ``ValueError`` if it is malformed."""
+    try:
+        return SpecifierSet(specifier)
+    except InvalidSpecifier:
+        raise ValueError(
+            f"torch_versions {specifier!r} is not a PEP 440 specifier such as '>=2.1'"
+        ) from None
 
 
 def _show(value: object) -> str:

@@ -8,6 +8,7 @@ from torch import nn
 
 from gradmodes.claims._common import deterministic, mlp_saved_bytes
 from gradmodes.claims._registry import Observer, claim
+from gradmodes.matrix import behaviour_matrix
 from gradmodes.models import SimpleModel, mlp
 from gradmodes.probes import observe
 
@@ -336,3 +337,127 @@ def _eval_forget_train(obs: Observer) -> None:
             works,
         )
         obs.expect("seen.bn_stats_updated", seen.bn_stats_updated, works)
+
+
+@claim(
+    "eval.bn-momentum",
+    "In train mode a `BatchNorm1d(C, momentum=m)` forward sets `running_mean` to "
+    "`(1 - m) * running_mean + m * batch_mean` and `running_var` to "
+    "`(1 - m) * running_var + m * batch_var`, where `batch_var` is the batch's unbiased "
+    "variance.",
+)
+@deterministic
+def _eval_bn_momentum(obs: Observer) -> None:
+    m = 0.3
+    bn = nn.BatchNorm1d(4, momentum=m).to(obs.device)
+    for step in range(2):  # the second step starts from non-default statistics
+        x = torch.randn(8, 4, device=obs.device) * 3.0 + 1.0
+        mean0, var0 = bn.running_mean.clone(), bn.running_var.clone()
+        bn.train()(x)
+        obs.expect(
+            f"step {step}: allclose(running_mean, 0.7 * old + 0.3 * x.mean(0))",
+            torch.allclose(bn.running_mean, (1 - m) * mean0 + m * x.mean(0)),
+            True,
+        )
+        obs.expect(
+            f"step {step}: allclose(running_var, 0.7 * old + 0.3 * x.var(0, unbiased=True))",
+            torch.allclose(bn.running_var, (1 - m) * var0 + m * x.var(0, unbiased=True)),
+            True,
+        )
+        obs.expect(
+            f"step {step}: allclose(running_var, 0.7 * old + 0.3 * x.var(0, unbiased=False))",
+            torch.allclose(bn.running_var, (1 - m) * var0 + m * x.var(0, unbiased=False)),
+            False,
+        )
+
+
+@claim(
+    "eval.bn-cumulative",
+    "With `momentum=None`, `BatchNorm1d` keeps a cumulative average instead of an "
+    "exponential one: after n train-mode batches `num_batches_tracked` is n and "
+    "`running_mean` and `running_var` are the plain averages of the n batch means and "
+    "unbiased batch variances.",
+)
+@deterministic
+def _eval_bn_cumulative(obs: Observer) -> None:
+    bn = nn.BatchNorm1d(4, momentum=None).to(obs.device).train()
+    batches = [torch.randn(8, 4, device=obs.device) * (i + 1) + i for i in range(5)]
+    for x in batches:
+        bn(x)
+    means = torch.stack([x.mean(0) for x in batches]).mean(0)
+    variances = torch.stack([x.var(0, unbiased=True) for x in batches]).mean(0)
+    obs.expect("num_batches_tracked after 5 batches", int(bn.num_batches_tracked), 5)
+    obs.expect(
+        "allclose(running_mean, mean of the 5 batch means)",
+        torch.allclose(bn.running_mean, means, atol=1e-5),
+        True,
+    )
+    obs.expect(
+        "allclose(running_var, mean of the 5 unbiased batch variances)",
+        torch.allclose(bn.running_var, variances, atol=1e-5),
+        True,
+    )
+
+
+@claim(
+    "eval.bn-no-track",
+    "`BatchNorm1d(C, track_running_stats=False)` has no running statistics (`running_mean`, "
+    "`running_var` and `num_batches_tracked` are `None`) and normalises with the batch's own "
+    "statistics in eval mode too: its eval output equals its train output, and in eval mode a "
+    "batch of one sample of shape `(1, C)` raises the same `ValueError` as in train mode.",
+)
+@deterministic
+def _eval_bn_no_track(obs: Observer) -> None:
+    bn = nn.BatchNorm1d(4, track_running_stats=False).to(obs.device)
+    obs.expect(
+        "(bn.running_mean, bn.running_var, bn.num_batches_tracked)",
+        (bn.running_mean, bn.running_var, bn.num_batches_tracked),
+        (None, None, None),
+    )
+    x = torch.randn(8, 4, device=obs.device) * 3.0 + 1.0
+    obs.expect(
+        "torch.equal(bn.train()(x), bn.eval()(x))", torch.equal(bn.train()(x), bn.eval()(x)), True
+    )
+    mean, var = x.mean(0), x.var(0, unbiased=False)
+    obs.expect(
+        "eval: allclose(y, (x - x.mean(0)) / sqrt(x.var(0, unbiased=False) + eps) * w + b)",
+        torch.allclose(
+            bn.eval()(x).detach(),
+            (x - mean) / torch.sqrt(var + bn.eps) * bn.weight.detach() + bn.bias.detach(),
+            atol=1e-5,
+        ),
+        True,
+    )
+    with obs.expect_raises(
+        "eval: bn(torch.randn(1, 4))", ValueError, "Expected more than 1 value per channel"
+    ):
+        bn.eval()(torch.randn(1, 4, device=obs.device))
+
+
+@claim(
+    "eval.bn-saved",
+    "With gradients enabled, a `BatchNorm1d(C)` forward in train mode saves `2 * C` more "
+    "float32 values for backward (the batch mean and inverse standard deviation) than the same "
+    "forward in eval mode; for `SimpleModel` in the behaviour matrix this is the whole "
+    "difference between the train and eval rows under `grad`.",
+)
+@deterministic
+def _eval_bn_saved(obs: Observer) -> None:
+    for channels in (10, 7):
+        bn = nn.BatchNorm1d(channels).to(obs.device)
+        x = torch.randn(16, channels, device=obs.device)
+        train, evaluation = observe(bn.train(), x), observe(bn.eval(), x)
+        obs.expect(
+            f"bn = nn.BatchNorm1d({channels}); "
+            "observe(bn.train(), x).saved_bytes - observe(bn.eval(), x).saved_bytes",
+            train.saved_bytes - evaluation.saved_bytes,
+            2 * channels * 4,
+        )
+    x = torch.randn(16, 10, device=obs.device)
+    rows = behaviour_matrix(lambda: SimpleModel().to(obs.device), x)
+    saved = {(r.training, r.grad_mode, r.requires_grad): r.saved_bytes for r in rows}
+    obs.expect(
+        "saved[(True, 'grad', True)] - saved[(False, 'grad', True)]",
+        saved[(True, "grad", True)] - saved[(False, "grad", True)],
+        2 * 10 * 4,
+    )

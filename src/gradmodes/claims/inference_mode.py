@@ -189,3 +189,64 @@ def _im_bare_call(obs: Observer) -> None:
     y = w * 2
     obs.expect("(w * 2).grad_fn is not None", y.grad_fn is not None, True)
     obs.expect("torch.is_inference(w * 2)", torch.is_inference(y), False)
+
+
+@claim(
+    "im.requires-grad",
+    "Setting `requires_grad=True` on an inference tensor outside `torch.inference_mode()` "
+    "(`a.requires_grad_()` or `a.requires_grad = True`) raises `RuntimeError` ('Setting "
+    "requires_grad=True on inference tensor outside InferenceMode is not allowed'), while "
+    "`a.clone().requires_grad_()` gives a normal leaf tensor that requires grad.",
+)
+@deterministic
+def _im_requires_grad(obs: Observer) -> None:
+    with torch.inference_mode():
+        a = torch.randn(3, device=obs.device)
+    message = "Setting requires_grad=True on inference tensor outside InferenceMode"
+    with obs.expect_raises("a.requires_grad_()", RuntimeError, message):
+        a.requires_grad_()
+    with obs.expect_raises("a.requires_grad = True", RuntimeError, message):
+        a.requires_grad = True
+    b = a.clone().requires_grad_()
+    obs.expect("torch.is_inference(b)", torch.is_inference(b), False)
+    obs.expect("b.is_leaf, b.requires_grad", (b.is_leaf, b.requires_grad), (True, True))
+
+
+@claim(
+    "im.mode-false",
+    "`torch.inference_mode(False)` switches inference mode off and gradient tracking on for its "
+    "block, even inside `torch.inference_mode()` or `torch.no_grad()`, whereas "
+    "`torch.enable_grad()` inside `torch.inference_mode()` still gives inference tensors "
+    "without a `grad_fn`.",
+)
+@deterministic
+def _im_mode_false(obs: Observer) -> None:
+    w = torch.randn(2, device=obs.device, requires_grad=True)
+    for name, outer in (("inference_mode", torch.inference_mode), ("no_grad", torch.no_grad)):
+        with outer():
+            with torch.inference_mode(False):
+                y = w * 2
+                obs.expect(
+                    f"{name} > inference_mode(False): torch.is_grad_enabled()",
+                    torch.is_grad_enabled(),
+                    True,
+                )
+            obs.expect(
+                f"after it, in {name}: torch.is_grad_enabled()", torch.is_grad_enabled(), False
+            )
+        obs.expect(
+            f"{name} > inference_mode(False): torch.is_inference(w * 2)",
+            torch.is_inference(y),
+            False,
+        )
+        obs.expect(
+            f"{name} > inference_mode(False): (w * 2).grad_fn is not None",
+            y.grad_fn is not None,
+            True,
+        )
+    with torch.inference_mode(), torch.enable_grad():
+        z = w * 2
+    obs.expect(
+        "inference_mode > enable_grad: torch.is_inference(w * 2)", torch.is_inference(z), True
+    )
+    obs.expect("inference_mode > enable_grad: (w * 2).grad_fn is None", z.grad_fn is None, True)

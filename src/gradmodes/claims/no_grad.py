@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Collection
+from typing import Any
+
 import torch
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
 from gradmodes.claims._common import deterministic, mlp_saved_bytes
 from gradmodes.claims._registry import Observer, claim
@@ -168,9 +173,13 @@ def _called_decorator(x: torch.Tensor) -> tuple[bool, torch.Tensor]:
     return torch.is_grad_enabled(), x * 2
 
 
-@torch.no_grad
 def _bare_decorator(x: torch.Tensor) -> tuple[bool, torch.Tensor]:
-    return torch.is_grad_enabled(), x * 2
+    # Decorated when called, not on import: before torch 2.1 the bare form is a TypeError.
+    @torch.no_grad
+    def bare(x: torch.Tensor) -> tuple[bool, torch.Tensor]:
+        return torch.is_grad_enabled(), x * 2
+
+    return bare(x)
 
 
 @claim(
@@ -178,6 +187,7 @@ def _bare_decorator(x: torch.Tensor) -> tuple[bool, torch.Tensor]:
     "`@torch.no_grad()` works as a function decorator, and so does the bare `@torch.no_grad`: "
     "inside the decorated function tracking is off, its results do not require grad, and "
     "tracking is on again after the call.",
+    torch_versions=">=2.1",  # the bare form: torch.no_grad accepts a function since 2.1
 )
 @deterministic
 def _ng_decorator(obs: Observer) -> None:
@@ -256,3 +266,85 @@ def _ng_enable_grad(obs: Observer) -> None:
         after.grad_fn is None,
         True,
     )
+
+
+@claim(
+    "ng.thread-local",
+    "The grad mode is thread-local: a thread started inside `torch.no_grad()` or "
+    "`torch.inference_mode()` runs with gradient tracking enabled, so its results have a "
+    "`grad_fn`, and switching tracking off in that thread leaves the starting thread's mode "
+    "unchanged.",
+)
+@deterministic
+def _ng_thread_local(obs: Observer) -> None:
+    w = torch.randn(2, device=obs.device, requires_grad=True)
+    seen: dict[str, tuple[bool, bool]] = {}
+
+    def in_new_thread(name: str) -> None:
+        seen[name] = (torch.is_grad_enabled(), (w * 2).grad_fn is not None)
+
+    for name, context in (("no_grad", torch.no_grad), ("inference_mode", torch.inference_mode)):
+        with context():
+            thread = threading.Thread(target=in_new_thread, args=(name,))
+            thread.start()
+            thread.join()
+        obs.expect(
+            f"thread started in {name}: torch.is_grad_enabled(), (w * 2).grad_fn is not None",
+            seen.get(name),
+            (True, True),
+        )
+    in_thread: list[bool] = []
+
+    def switch_off() -> None:
+        torch.set_grad_enabled(False)
+        in_thread.append(torch.is_grad_enabled())
+
+    thread = threading.Thread(target=switch_off)
+    thread.start()
+    thread.join()
+    obs.expect("other thread: set_grad_enabled(False); torch.is_grad_enabled()", in_thread, [False])
+    obs.expect("starting thread: torch.is_grad_enabled()", torch.is_grad_enabled(), True)
+
+
+class _InPlaceGradModes(TorchFunctionMode):
+    """Record ``torch.is_grad_enabled()`` at every in-place call (name ending in ``_``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[bool] = []
+
+    def __torch_function__(
+        self,
+        func: Callable[..., Any],
+        types: Collection[type],
+        args: tuple[Any, ...] = (),
+        kwargs: dict[str, Any] | None = None,
+    ) -> Any:
+        name = getattr(func, "__name__", "")
+        if name.endswith("_") and not name.startswith("__"):
+            self.seen.append(torch.is_grad_enabled())
+        return func(*args, **(kwargs or {}))
+
+
+@claim(
+    "ng.optimizer-init",
+    "`optimizer.step()` and `nn.init` functions such as `nn.init.zeros_(p)` update a parameter "
+    "in place without a `torch.no_grad()` block around them, where `p.zero_()` raises "
+    "(`step()` runs its in-place updates with gradient tracking off), and the parameter stays "
+    "a leaf that requires grad.",
+)
+@deterministic
+def _ng_optimizer_init(obs: Observer) -> None:
+    p = nn.Parameter(torch.randn(3, device=obs.device))
+    with obs.expect_raises("p.zero_()", RuntimeError, "a leaf Variable that requires grad"):
+        p.zero_()
+    nn.init.zeros_(p)
+    obs.expect("nn.init.zeros_(p); p.tolist()", p.tolist(), [0.0, 0.0, 0.0])
+    optimizer = torch.optim.SGD([p], lr=0.5, momentum=0.9)
+    (p - 1).square().sum().backward()
+    with _InPlaceGradModes() as modes:
+        optimizer.step()
+    obs.expect("optimizer.step(); p.tolist()", p.tolist(), [1.0, 1.0, 1.0])
+    obs.expect("step(): in-place calls seen", len(modes.seen) > 0, True)
+    obs.expect("step(): torch.is_grad_enabled() at each in-place call", set(modes.seen), {False})
+    obs.expect("p.is_leaf, p.requires_grad", (p.is_leaf, p.requires_grad), (True, True))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import torch
 from torch import nn
 
@@ -426,4 +428,51 @@ def _rg_reversible(obs: Observer) -> None:
         "optimizer.step(); torch.equal(before, layer.weight)",
         torch.equal(before, layer.weight),
         False,
+    )
+
+
+def _linear_stack(width: int = 64, depth: int = 4) -> nn.Sequential:
+    """``depth`` ``Linear(width, width)`` layers with a ``ReLU`` between each two."""
+    layers: list[nn.Module] = []
+    for i in range(depth):
+        if i:
+            layers.append(nn.ReLU())
+        layers.append(nn.Linear(width, width))
+    return nn.Sequential(*layers)
+
+
+@claim(
+    "rg.memory-depth",
+    "In a stack of four `Linear(64, 64)` layers with a `ReLU` between each two, on a float32 "
+    "batch of 32 that does not require grad, the bytes saved for backward fall with each "
+    "further layer frozen from the input side (the first k layers frozen, k = 0 to 4), down "
+    "to 0 when all four are frozen, whereas freezing the last k layers instead (k = 1 to 3) "
+    "leaves more bytes saved than freezing the first k.",
+)
+@deterministic
+def _rg_memory_depth(obs: Observer) -> None:
+    x = torch.randn(32, 64, device=obs.device)
+    net = _linear_stack().to(obs.device)
+    linears = [module for module in net if isinstance(module, nn.Linear)]
+
+    def saved_with(frozen: list[nn.Module]) -> int:
+        net.requires_grad_(True)
+        for layer in frozen:
+            layer.requires_grad_(False)
+        return observe(net, x).saved_bytes
+
+    first = [saved_with(linears[:k]) for k in range(5)]
+    last = [saved_with(linears[4 - k :]) for k in range(5)]
+    obs.record("saved bytes, first k frozen, k = 0..4", first)
+    obs.record("saved bytes, last k frozen, k = 0..4", last)
+    obs.expect(
+        "first k frozen: strictly decreasing",
+        all(a > b for a, b in itertools.pairwise(first)),
+        True,
+    )
+    obs.expect("all four frozen: saved bytes", first[4], 0)
+    obs.expect(
+        "k = 1..3: last k frozen saves more bytes than first k frozen",
+        [last[k] > first[k] for k in (1, 2, 3)],
+        [True, True, True],
     )
