@@ -10,8 +10,9 @@ of ``docs/``, so the working tree and its ``_build`` are left alone:
 2. a rebuild of every language after a prose-only edit of ``index.md``;
 3. a rebuild of every language after an edit of one code cell of ``index.md``.
 
-It prints the wall time of each language's build, the notebooks each one executed and
-the claims it checked or reused (counted from its log), and the machine. Times are
+It prints the wall time and the CPU time (of the build and every process it started) of
+each language's build, the notebooks each one executed and the claims it checked or
+reused (counted from its log), and the machine with its load average. Times are
 reported, not judged; the counts are: a translation that executes a notebook, a
 prose edit that executes one, or a code edit that executes anything but its own
 notebook makes the script exit with status 1.
@@ -23,6 +24,7 @@ import argparse
 import os
 import platform
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -48,6 +50,8 @@ class Step:
     step: str
     lang: str
     seconds: float
+    cpu_seconds: float
+    """CPU time (user + system) of the build and every process it started."""
     executed: tuple[str, ...]
     """The pages whose notebook this build executed."""
     checked: int
@@ -74,20 +78,25 @@ def claim_counts(log: str) -> tuple[int, int]:
     return (int(found.group(1)), int(found.group(2))) if found else (0, 0)
 
 
-def build(docs: Path, step: str, lang: str) -> Step:
-    """Run ``docs/build.py --lang LANG`` in the copy; raise SystemExit if it fails."""
-    start = time.perf_counter()
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def build(docs: Path, step: str, lang: str, jobs: str) -> Step:
+    """Run ``docs/build.py --lang LANG --jobs JOBS`` in the copy; SystemExit if it fails."""
+    start, cpu = time.perf_counter(), children_cpu()
     result = subprocess.run(
-        [sys.executable, str(docs / "build.py"), "--lang", lang],
+        [sys.executable, str(docs / "build.py"), "--lang", lang, "--jobs", jobs],
         capture_output=True,
         text=True,
         check=False,
     )
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, children_cpu() - cpu
     log = result.stdout + result.stderr
     if result.returncode:
         raise SystemExit(f"{step}: building {lang!r} failed:\n{log[-4000:]}")
-    return Step(step, lang, seconds, executed_notebooks(log), *claim_counts(log))
+    return Step(step, lang, seconds, cpu, executed_notebooks(log), *claim_counts(log))
 
 
 def edit_prose(page: Path) -> None:
@@ -103,16 +112,16 @@ def edit_code(page: Path) -> None:
     page.write_text(text[:end] + CODE_EDIT + text[end:], encoding="utf-8")
 
 
-def run_once(workdir: Path) -> list[Step]:
+def run_once(workdir: Path, jobs: str = "auto") -> list[Step]:
     """Every step, in a fresh copy of docs/ under ``workdir``."""
     docs = workdir / "docs"
     shutil.rmtree(docs, ignore_errors=True)
     shutil.copytree(DOCS, docs, ignore=shutil.ignore_patterns("_build", "__pycache__", "*.mo"))
-    steps = [build(docs, "clean build", lang) for lang in LANGUAGES]
+    steps = [build(docs, "clean build", lang, jobs) for lang in LANGUAGES]
     edit_prose(docs / EDITED)
-    steps += [build(docs, "prose-only edit", lang) for lang in LANGUAGES]
+    steps += [build(docs, "prose-only edit", lang, jobs) for lang in LANGUAGES]
     edit_code(docs / EDITED)
-    steps += [build(docs, "code-cell edit", lang) for lang in LANGUAGES]
+    steps += [build(docs, "code-cell edit", lang, jobs) for lang in LANGUAGES]
     return steps
 
 
@@ -146,16 +155,17 @@ def machine() -> str:
 def report(runs: list[list[Step]]) -> str:
     """A table: each step and language, its time (median, min, max over runs) and counts."""
     lines = [
-        f"{'step':16} {'lang':4} {'seconds':>8} {'min':>6} {'max':>6}  "
+        f"{'step':16} {'lang':4} {'seconds':>8} {'min':>6} {'max':>6} {'cpu_s':>6}  "
         "claims checked/reused  notebooks executed"
     ]
     for i, first in enumerate(runs[0]):
         times = [run[i].seconds for run in runs]
+        cpu = statistics.median(run[i].cpu_seconds for run in runs)
         executed = f"{len(first.executed)} {', '.join(first.executed)}".rstrip()
         claims = f"{first.checked}/{first.reused}"
         lines.append(
             f"{first.step:16} {first.lang:4} {statistics.median(times):8.1f} "
-            f"{min(times):6.1f} {max(times):6.1f}  {claims:21}  {executed}"
+            f"{min(times):6.1f} {max(times):6.1f} {cpu:6.1f}  {claims:21}  {executed}"
         )
     source, *translations = LANGUAGES
 
@@ -178,13 +188,15 @@ def report(runs: list[list[Step]]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=1, help="runs of every step (default 1)")
+    parser.add_argument("-j", "--jobs", default="auto", help="passed to docs/build.py --jobs")
     args = parser.parse_args(argv)
     print(f"machine: {machine()}", flush=True)
+    print(f"docs/build.py --jobs {args.jobs}", flush=True)
     runs = []
     with tempfile.TemporaryDirectory(prefix="gradmodes-bench-") as workdir:
         for i in range(args.repeat):
             print(f"run {i + 1} of {args.repeat} ...", flush=True)
-            runs.append(run_once(Path(workdir)))
+            runs.append(run_once(Path(workdir), args.jobs))
     print(report(runs))
     print(f"machine after: {machine()}")
     found = [p for run in runs for p in problems(run)]

@@ -8,9 +8,9 @@
 The first language executes the notebooks (or takes them from the cache); the next ones
 find every notebook in the cache, and reuse the first one's claim evidence. Languages are
 built in turn, never at once: two builds writing one jupyter-cache at the same time hit
-SQLite locking errors. Only the languages after the first one read their pages in
-parallel (``-j auto``): the first may execute notebooks, and the performance page's
-timings must not share the CPU with another notebook of the same build.
+SQLite locking errors. Within one language, pages are read in parallel (``--jobs``, default
+one process per CPU), and the pages that time code (``measured_pages`` in conf.py) are read
+last, so that their notebooks run after the others (``_ext/parallel_read.py``).
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ DOCS = Path(__file__).resolve().parent
 BUILD = DOCS / "_build"
 LANGUAGES: dict[str, str] = runpy.run_path(str(DOCS / "conf.py"))["LANGUAGES"]
 STRICT = ["-W", "-n", "--keep-going"]
-PARALLEL = ["-j", "auto"]  # for builds that execute nothing
 
 
 def sphinx(builder: str, out: Path, doctrees: Path, *options: str) -> None:
@@ -56,9 +55,9 @@ def sphinx(builder: str, out: Path, doctrees: Path, *options: str) -> None:
         raise SystemExit(f"sphinx-build failed ({builder} {' '.join(options)}): exit {code}")
 
 
-def build_language(lang: str, out: Path, extra: list[str], *, parallel: bool = False) -> None:
-    """Build one language into ``out/lang``; ``parallel``: read and write with ``-j auto``."""
-    options = [*(PARALLEL if parallel else []), "-D", f"language={lang}", *extra]
+def build_language(lang: str, out: Path, extra: list[str], jobs: str = "auto") -> None:
+    """Build one language into ``out/lang``, reading pages in ``jobs`` processes."""
+    options = ["-j", jobs, "-D", f"language={lang}", *extra]
     sphinx("html", out / lang, BUILD / "doctrees" / lang, *options)
 
 
@@ -68,7 +67,7 @@ def build_gettext(extra: list[str]) -> Path:
     Without execution there are no glued outputs: their warnings are silenced here only.
     """
     out = BUILD / "gettext"
-    options = [*PARALLEL, "-D", "nb_execution_mode=off", "-D", "suppress_warnings=mystnb.glue"]
+    options = ["-j", "auto", "-D", "nb_execution_mode=off", "-D", "suppress_warnings=mystnb.glue"]
     options += extra
     sphinx("gettext", out, BUILD / "doctrees" / "gettext", *options)
     return out
@@ -142,6 +141,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="a GPU build: fail unless torch sees CUDA; CUDA-only claims must pass",
     )
+    parser.add_argument(
+        "-j",
+        "--jobs",
+        default="auto",
+        help="processes reading pages and running notebooks (default: auto, one per CPU)",
+    )
     parser.add_argument("--gettext", action="store_true", help="only regenerate the .pot files")
     parser.add_argument("sphinx_options", nargs="*", help="passed to sphinx-build (after --)")
     args = parser.parse_args(argv)
@@ -153,8 +158,8 @@ def main(argv: list[str] | None = None) -> int:
         require_cuda()
         options = ["-D", "gradmodes_require_cuda=1", *options]
     out = args.out.resolve()
-    for i, lang in enumerate(args.lang):
-        build_language(lang, out, options, parallel=i > 0)
+    for lang in args.lang:
+        build_language(lang, out, options, args.jobs)
     write_root(out)
     print(f"\nThe site is built. Open {out / 'index.html'} in a browser.")
     return 0

@@ -44,7 +44,7 @@ def test_prose_edit_keeps_the_code_and_code_edit_changes_one_cell(tmp_path: Path
 
 
 def step(name: str, lang: str, executed: tuple[str, ...]) -> bench.Step:
-    return bench.Step(name, lang, 1.0, executed, 0, 0)
+    return bench.Step(name, lang, 1.0, 1.0, executed, 0, 0)
 
 
 @pytest.mark.parametrize(
