@@ -8,9 +8,11 @@
 The first language executes the notebooks (or takes them from the cache); the next ones
 find every notebook in the cache, and reuse the first one's claim evidence. Languages are
 built in turn, never at once: two builds writing one jupyter-cache at the same time hit
-SQLite locking errors. Within one language, pages are read in parallel (``--jobs``, default
-one process per CPU), and the pages that time code (``measured_pages`` in conf.py) are read
-last, so that their notebooks run after the others (``_ext/parallel_read.py``).
+SQLite locking errors. The first language reads its pages, and runs their notebooks, in
+parallel (``--jobs``, default one process per CPU); the pages that time code
+(``measured_pages`` in conf.py) are read last, so that their notebooks run after the others
+(``_ext/parallel_read.py``). The next languages execute nothing and read serially: there,
+forking cost more than it saved (``docs/bench.py``).
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ def build_gettext(extra: list[str]) -> Path:
     Without execution there are no glued outputs: their warnings are silenced here only.
     """
     out = BUILD / "gettext"
-    options = ["-j", "auto", "-D", "nb_execution_mode=off", "-D", "suppress_warnings=mystnb.glue"]
+    options = ["-D", "nb_execution_mode=off", "-D", "suppress_warnings=mystnb.glue"]
     options += extra
     sphinx("gettext", out, BUILD / "doctrees" / "gettext", *options)
     return out
@@ -145,7 +147,8 @@ def main(argv: list[str] | None = None) -> int:
         "-j",
         "--jobs",
         default="auto",
-        help="processes reading pages and running notebooks (default: auto, one per CPU)",
+        help="processes reading the first language's pages and running notebooks "
+        "(default: auto, one per CPU)",
     )
     parser.add_argument("--gettext", action="store_true", help="only regenerate the .pot files")
     parser.add_argument("sphinx_options", nargs="*", help="passed to sphinx-build (after --)")
@@ -158,8 +161,10 @@ def main(argv: list[str] | None = None) -> int:
         require_cuda()
         options = ["-D", "gradmodes_require_cuda=1", *options]
     out = args.out.resolve()
-    for lang in args.lang:
-        build_language(lang, out, options, args.jobs)
+    for i, lang in enumerate(args.lang):
+        # The first language runs the notebooks, in parallel; the next ones take every
+        # notebook from the cache, and for them forking costs more than it saves.
+        build_language(lang, out, options, args.jobs if i == 0 else "1")
     write_root(out)
     print(f"\nThe site is built. Open {out / 'index.html'} in a browser.")
     return 0
