@@ -29,10 +29,11 @@ DOCS = Path(__file__).resolve().parent
 BUILD = DOCS / "_build"
 LANGUAGES: dict[str, str] = runpy.run_path(str(DOCS / "conf.py"))["LANGUAGES"]
 STRICT = ["-W", "-n", "--keep-going"]
+CRASHED = 2  # sphinx-build's exit code for an exception (warnings under -W give 1)
 
 
-def sphinx(builder: str, out: Path, doctrees: Path, *options: str) -> None:
-    """Run sphinx-build; raise SystemExit with its exit code when it fails.
+def sphinx(builder: str, out: Path, doctrees: Path, *options: str, check: bool = True) -> int:
+    """Run sphinx-build and return its exit code; with ``check``, SystemExit if it fails.
 
     A failed build forgets its saved environment: otherwise the next build would skip the
     pages that failed (they are unchanged) and pass without showing their errors again.
@@ -54,13 +55,32 @@ def sphinx(builder: str, out: Path, doctrees: Path, *options: str) -> None:
     code = subprocess.call(command)
     if code:
         shutil.rmtree(doctrees, ignore_errors=True)
-        raise SystemExit(f"sphinx-build failed ({builder} {' '.join(options)}): exit {code}")
+        if check:
+            raise SystemExit(f"sphinx-build failed ({builder} {' '.join(options)}): exit {code}")
+    return code
 
 
 def build_language(lang: str, out: Path, extra: list[str], jobs: str = "auto") -> None:
-    """Build one language into ``out/lang``, reading pages in ``jobs`` processes."""
-    options = ["-j", jobs, "-D", f"language={lang}", *extra]
-    sphinx("html", out / lang, BUILD / "doctrees" / lang, *options)
+    """Build one language into ``out/lang``, reading pages in ``jobs`` processes.
+
+    When a parallel process stops with an exception (a notebook cell that raises, say),
+    Sphinx reports only the exception: the messages that process logged, such as the
+    cell's traceback, are lost. The build then runs again in one process, which takes
+    every notebook that passed from the cache and shows in full what failed.
+    """
+    options = ["-D", f"language={lang}", *extra]
+    doctrees = BUILD / "doctrees" / lang
+    if jobs != "1":
+        code = sphinx("html", out / lang, doctrees, "-j", jobs, *options, check=False)
+        if code != CRASHED:
+            if code:
+                raise SystemExit(f"sphinx-build failed (html {' '.join(options)}): exit {code}")
+            return
+        print(
+            "\nA parallel process stopped; building again in one process, to show why.\n",
+            flush=True,
+        )
+    sphinx("html", out / lang, doctrees, *options)
 
 
 def build_gettext(extra: list[str]) -> Path:

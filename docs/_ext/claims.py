@@ -282,6 +282,7 @@ class BuildEnvironmentTable(SphinxDirective):
         note = nodes.paragraph(
             "", "", nodes.Text(before), nodes.literal(key, key), nodes.Text(after)
         )
+        note["translatable"] = False  # LABELS gives it in the page's language already
         return [items, note]
 
 
