@@ -11,7 +11,7 @@ import nox
 nox.needs_version = ">=2025.2.9"
 nox.options.default_venv_backend = "venv"
 nox.options.reuse_venv = "yes"
-nox.options.sessions = ["lint", "tests"]
+nox.options.sessions = ["lint", "tests", "browser"]
 
 ROOT = Path(__file__).parent
 PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
@@ -44,9 +44,26 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Run the unit tests and the site tests (they build both languages once)."""
+    """Run the unit and site tests (they build both languages once); not the browser tests."""
     install(session, "test", "docs")
-    session.run("pytest", *session.posargs)
+    session.run("pytest", "-m", "not browser", *session.posargs)
+
+
+@nox.session
+def browser(session: nox.Session) -> None:
+    """Build the site and test it in Chromium (the system's: see README.md); args go to pytest."""
+    install(session, "test", "docs", "browser")
+    session.run(
+        "npm",
+        "ci",
+        "--prefix",
+        "tests/browser",
+        "--no-audit",
+        "--no-fund",
+        "--ignore-scripts",
+        external=True,
+    )
+    session.run("pytest", "-m", "browser", "tests/browser", *session.posargs)
 
 
 def cpu_torch(version: str) -> list[str]:

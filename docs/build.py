@@ -4,15 +4,16 @@
     python docs/build.py --lang ja       # one language
     python docs/build.py --gpu           # a GPU build: CUDA required, GPU claims must pass
     python docs/build.py --gettext       # regenerate the .pot files (no execution)
+    python docs/build.py --site-root /gradmodes/   # where the site is hosted (for 404.html)
 
 The first language executes the notebooks (or takes them from the cache); the next ones
 find every notebook in the cache, and reuse the first one's claim evidence. Languages are
 built in turn, never at once: two builds writing one jupyter-cache at the same time hit
-SQLite locking errors. The first language reads its pages, and runs their notebooks, in
-parallel (``--jobs``, default one process per CPU); the pages that time code
+SQLite locking errors. The source language (English) reads its pages, and runs their
+notebooks, in parallel (``--jobs``, default one process per CPU); the pages that time code
 (``measured_pages`` in conf.py) are read last, so that their notebooks run after the others
-(``_ext/parallel_read.py``). The next languages execute nothing and read serially: there,
-forking cost more than it saved (``docs/bench.py``).
+(``_ext/parallel_read.py``). Translations find their notebooks in the cache and read
+serially: for them, forking cost more than it saved (``docs/bench.py``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,12 @@ BUILD = DOCS / "_build"
 LANGUAGES: dict[str, str] = runpy.run_path(str(DOCS / "conf.py"))["LANGUAGES"]
 STRICT = ["-W", "-n", "--keep-going"]
 CRASHED = 2  # sphinx-build's exit code for an exception (warnings under -W give 1)
+# The 404 page, in every language: (heading, text, link to the language's home page).
+NOT_FOUND = {
+    "en": ("Page not found", "This page does not exist.", "Go to the English site"),
+    "ja": ("ページが見つかりません", "このページは存在しません。", "日本語のサイトへ"),
+}
+FAVICON = "_static/favicon.svg"  # in every language's output (conf.py: html_favicon)
 
 
 def sphinx(builder: str, out: Path, doctrees: Path, *options: str, check: bool = True) -> int:
@@ -123,6 +130,7 @@ def write_root(out: Path) -> None:
   <meta charset="utf-8">
   <meta name="viewport" content="width=device-width, initial-scale=1">
   <title>gradmodes</title>
+  <link rel="icon" href="{codes[0]}/{FAVICON}">
   <script>
     (function () {{
       var codes = {codes!r};
@@ -148,6 +156,52 @@ def write_root(out: Path) -> None:
     (out / "index.html").write_text(page, encoding="utf-8")
 
 
+def site_root(path: str) -> str:
+    """The URL path the site is hosted at, with one slash at each end.
+
+    >>> site_root(""), site_root("/"), site_root("gradmodes"), site_root("/a/b/")
+    ('/', '/', '/gradmodes/', '/a/b/')
+    """
+    inner = path.strip("/")
+    return f"/{inner}/" if inner else "/"
+
+
+def write_404(out: Path, root: str) -> None:
+    """The page a host shows for a missing path, in every language.
+
+    A host serves it at the missing URL, at any depth, so its links start from ``root``,
+    the path the site is hosted at (``/`` at the root of a host, ``/<repo>/`` on GitHub Pages).
+    """
+    missing = sorted(set(LANGUAGES) - set(NOT_FOUND))
+    if missing:
+        raise SystemExit(f"docs/build.py: NOT_FOUND has no 404 message for {missing}")
+    sections = "\n".join(
+        f'  <section lang="{code}">\n    <h1>{html.escape(NOT_FOUND[code][0])}</h1>\n'
+        f"    <p>{html.escape(NOT_FOUND[code][1])} "
+        f'<a href="{root}{code}/index.html" hreflang="{code}">'
+        f"{html.escape(NOT_FOUND[code][2])}</a></p>\n  </section>"
+        for code in LANGUAGES
+    )
+    first = next(iter(LANGUAGES))
+    page = f"""<!DOCTYPE html>
+<html lang="{first}">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <title>{html.escape(NOT_FOUND[first][0])} - gradmodes</title>
+  <link rel="icon" href="{root}{first}/{FAVICON}">
+  <style>body {{ font-family: sans-serif; max-width: 40em; margin: auto; padding: 1em; }}</style>
+</head>
+<body>
+<main>
+{sections}
+</main>
+</body>
+</html>
+"""
+    (out / "404.html").write_text(page, encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -167,10 +221,15 @@ def main(argv: list[str] | None = None) -> int:
         "-j",
         "--jobs",
         default="auto",
-        help="processes reading the first language's pages and running notebooks "
+        help="processes reading the source language's pages and running its notebooks "
         "(default: auto, one per CPU)",
     )
     parser.add_argument("--gettext", action="store_true", help="only regenerate the .pot files")
+    parser.add_argument(
+        "--site-root",
+        default="/",
+        help="URL path the site is hosted at, for the links of 404.html (default: /)",
+    )
     parser.add_argument("sphinx_options", nargs="*", help="passed to sphinx-build (after --)")
     args = parser.parse_args(argv)
     if args.gettext:
@@ -181,11 +240,14 @@ def main(argv: list[str] | None = None) -> int:
         require_cuda()
         options = ["-D", "gradmodes_require_cuda=1", *options]
     out = args.out.resolve()
-    for i, lang in enumerate(args.lang):
-        # The first language runs the notebooks, in parallel; the next ones take every
-        # notebook from the cache, and for them forking costs more than it saves.
-        build_language(lang, out, options, args.jobs if i == 0 else "1")
+    source = next(iter(LANGUAGES))
+    for lang in args.lang:
+        # The source language runs the notebooks, in parallel; a translation takes every
+        # notebook from the cache, and for it forking costs more than it saves.
+        build_language(lang, out, options, args.jobs if lang == source else "1")
     write_root(out)
+    write_404(out, site_root(args.site_root))
+    (out / ".nojekyll").touch()  # a host running Jekyll would hide _static/ and _sources/
     print(f"\nThe site is built. Open {out / 'index.html'} in a browser.")
     return 0
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 DOCS = Path(__file__).parent
@@ -83,7 +85,29 @@ nb_merge_streams = True
 html_theme = "sphinx_book_theme"
 html_title = "gradmodes"
 html_last_updated_fmt = None  # no build dates: two builds give the same HTML
-html_copy_source = False
+html_copy_source = True  # each page's .md, for the download button (the theme names it as is)
+html_favicon = "_static/favicon.svg"  # also spares browsers a request for /favicon.ico
+html_context = {"default_mode": "auto"}  # else the theme logs an error on a first visit
+
+
+def source_links(environ: Mapping[str, str]) -> dict[str, object]:
+    """Theme options linking every page to its source on GitHub, when built by GitHub Actions.
+
+    The runner sets these variables (.github/workflows/pages.yml); a local build gets no
+    links, so its HTML does not depend on where it was built, and offers the .md download.
+    """
+    server, repo = environ.get("GITHUB_SERVER_URL"), environ.get("GITHUB_REPOSITORY")
+    if not (server and repo):
+        return {}
+    return {
+        "repository_url": f"{server}/{repo}",
+        "repository_branch": environ.get("GITHUB_REF_NAME") or "main",
+        "path_to_docs": "docs",
+        "use_repository_button": True,
+        "use_source_button": True,
+    }
+
+
 html_theme_options = {
     "article_header_end": ["lang-switcher.html", "article-header-buttons.html"],
     "use_download_button": True,
@@ -92,6 +116,10 @@ html_theme_options = {
     "show_toc_level": 2,
     # The theme's footer, plus the torch the claims were checked with (_templates/).
     "footer_content_items": ["author.html", "copyright.html", "checked-with.html"],
+    # pydata-sphinx-theme 0.20 adds a search field in a top bar unless this is set: the book
+    # theme has its own in the sidebar, and the top bar would be a second, mostly empty header.
+    "navbar_persistent": [],
+    **source_links(os.environ),
 }
 
 # Copy buttons on code inputs only; outputs and prompts are never copied.

@@ -1,0 +1,72 @@
+"""Copy buttons: each copies exactly its cell's code, which is the code that was executed."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from _browser import Watch
+from _site import DOCS, BuiltSite
+from myst_nb.core.read import read_myst_markdown_notebook
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
+OpenPage = Callable[..., tuple["Page", Watch]]
+NOT_SHOWN = {"remove-cell", "remove-input"}  # myst-nb tags that leave the code off the page
+
+
+def shown_code(docname: str) -> list[str]:
+    """The code cells of ``docs/<docname>.md`` that the page shows, in order."""
+    text = (DOCS / f"{docname}.md").read_text(encoding="utf-8")
+    cells = read_myst_markdown_notebook(text).cells
+    return [
+        cell.source
+        for cell in cells
+        if cell.cell_type == "code" and not NOT_SHOWN & set(cell.metadata.get("tags", []))
+    ]
+
+
+def executed_code(site: BuiltSite, docname: str) -> list[str]:
+    """The code cells of the notebook myst-nb executed for ``docname`` (all of them)."""
+    notebook = json.loads((site.html / "jupyter_execute" / f"{docname}.ipynb").read_text("utf-8"))
+    return ["".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code"]
+
+
+def notebook_pages(pages: list[str]) -> list[tuple[str, str]]:
+    """(page, docname) of every built page whose source is a notebook with code shown."""
+    found = []
+    for path in pages:
+        if "/" not in path:
+            continue  # the root and 404 pages
+        docname = path.split("/", 1)[1].removesuffix(".html")
+        if (DOCS / f"{docname}.md").is_file() and shown_code(docname):
+            found.append((path, docname))
+    return found
+
+
+def test_each_copy_button_copies_the_code_of_its_cell(
+    site: BuiltSite, pages: list[str], open_page: OpenPage, server: str
+) -> None:
+    page, seen = open_page()
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server)
+    notebooks = notebook_pages(pages)
+    assert notebooks, "no page with code cells was found"
+    for path, docname in notebooks:
+        code = shown_code(docname)
+        assert set(code) <= set(executed_code(site, docname)), docname
+        page.goto(f"{server}/{path}")
+        page.evaluate("document.querySelectorAll('details').forEach(d => (d.open = true))")
+        assert page.locator(".cell_output button.copybtn").count() == 0, path
+        cells = page.locator("div.cell_input")
+        assert cells.count() == len(code), path
+        copied = []
+        for i in range(cells.count()):
+            page.evaluate("navigator.clipboard.writeText('')")
+            buttons = cells.nth(i).locator("button.copybtn")
+            assert buttons.count() == 1, (path, i)
+            buttons.click()
+            copied.append(page.evaluate("navigator.clipboard.readText()"))
+        assert copied == code, path
+    assert seen.take() == []
