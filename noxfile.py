@@ -106,6 +106,13 @@ def docs(session: nox.Session) -> None:
     session.run("python", "docs/build.py", *session.posargs)
 
 
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Time clean and incremental builds of the site (args go to docs/bench.py)."""
+    install(session, "docs")
+    session.run("python", "docs/bench.py", *session.posargs)
+
+
 @nox.session(name="docs-live")
 def docs_live(session: nox.Session) -> None:
     """Serve one language with live reload: nox -s docs-live -- [LANG] (default en)."""

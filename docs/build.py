@@ -2,12 +2,18 @@
 
     python docs/build.py                 # all languages into docs/_build/html/<lang>/
     python docs/build.py --lang ja       # one language
+    python docs/build.py --gpu           # a GPU build: CUDA required, GPU claims must pass
     python docs/build.py --gettext       # regenerate the .pot files (no execution)
     python docs/build.py --site-root /gradmodes/   # where the site is hosted (for 404.html)
 
 The first language executes the notebooks (or takes them from the cache); the next ones
-find every notebook in the cache. Languages are built in turn, never at once: two builds
-writing one jupyter-cache at the same time hit SQLite locking errors.
+find every notebook in the cache, and reuse the first one's claim evidence. Languages are
+built in turn, never at once: two builds writing one jupyter-cache at the same time hit
+SQLite locking errors. The source language (English) reads its pages, and runs their
+notebooks, in parallel (``--jobs``, default one process per CPU); the pages that time code
+(``measured_pages`` in conf.py) are read last, so that their notebooks run after the others
+(``_ext/parallel_read.py``). Translations find their notebooks in the cache and read
+serially: for them, forking cost more than it saved (``docs/bench.py``).
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ DOCS = Path(__file__).resolve().parent
 BUILD = DOCS / "_build"
 LANGUAGES: dict[str, str] = runpy.run_path(str(DOCS / "conf.py"))["LANGUAGES"]
 STRICT = ["-W", "-n", "--keep-going"]
+CRASHED = 2  # sphinx-build's exit code for an exception (warnings under -W give 1)
 # The 404 page, in every language: (heading, text, link to the language's home page).
 NOT_FOUND = {
     "en": ("Page not found", "This page does not exist.", "Go to the English site"),
@@ -32,8 +39,8 @@ NOT_FOUND = {
 FAVICON = "_static/favicon.svg"  # in every language's output (conf.py: html_favicon)
 
 
-def sphinx(builder: str, out: Path, doctrees: Path, *options: str) -> None:
-    """Run sphinx-build; raise SystemExit with its exit code when it fails.
+def sphinx(builder: str, out: Path, doctrees: Path, *options: str, check: bool = True) -> int:
+    """Run sphinx-build and return its exit code; with ``check``, SystemExit if it fails.
 
     A failed build forgets its saved environment: otherwise the next build would skip the
     pages that failed (they are unchanged) and pass without showing their errors again.
@@ -55,20 +62,60 @@ def sphinx(builder: str, out: Path, doctrees: Path, *options: str) -> None:
     code = subprocess.call(command)
     if code:
         shutil.rmtree(doctrees, ignore_errors=True)
-        raise SystemExit(f"sphinx-build failed ({builder} {' '.join(options)}): exit {code}")
+        if check:
+            raise SystemExit(f"sphinx-build failed ({builder} {' '.join(options)}): exit {code}")
+    return code
 
 
-def build_language(lang: str, out: Path, extra: list[str]) -> None:
-    sphinx("html", out / lang, BUILD / "doctrees" / lang, "-D", f"language={lang}", *extra)
+def build_language(lang: str, out: Path, extra: list[str], jobs: str = "auto") -> None:
+    """Build one language into ``out/lang``, reading pages in ``jobs`` processes.
+
+    When a parallel process stops with an exception (a notebook cell that raises, say),
+    Sphinx reports only the exception: the messages that process logged, such as the
+    cell's traceback, are lost. The build then runs again in one process, which takes
+    every notebook that passed from the cache and shows in full what failed.
+    """
+    options = ["-D", f"language={lang}", *extra]
+    doctrees = BUILD / "doctrees" / lang
+    if jobs != "1":
+        code = sphinx("html", out / lang, doctrees, "-j", jobs, *options, check=False)
+        if code != CRASHED:
+            if code:
+                raise SystemExit(f"sphinx-build failed (html {' '.join(options)}): exit {code}")
+            return
+        print(
+            "\nA parallel process stopped; building again in one process, to show why.\n",
+            flush=True,
+        )
+    sphinx("html", out / lang, doctrees, *options)
 
 
 def build_gettext(extra: list[str]) -> Path:
-    """Write one .pot per page to _build/gettext (execution off: only prose is extracted)."""
+    """Write one .pot per page to _build/gettext (execution off: only prose is extracted).
+
+    Without execution there are no glued outputs: their warnings are silenced here only.
+    """
     out = BUILD / "gettext"
-    sphinx("gettext", out, BUILD / "doctrees" / "gettext", "-D", "nb_execution_mode=off", *extra)
+    options = ["-D", "nb_execution_mode=off", "-D", "suppress_warnings=mystnb.glue"]
+    options += extra
+    sphinx("gettext", out, BUILD / "doctrees" / "gettext", *options)
     # Strings of templates (sphinx.pot) are translated by Sphinx's and the theme's catalogues.
     (out / "sphinx.pot").unlink(missing_ok=True)
     return out
+
+
+def require_cuda() -> None:
+    """Stop with a clear message unless torch sees a CUDA device (for ``--gpu``)."""
+    sys.path.insert(0, str(DOCS / "_ext"))
+    from devices import cuda_devices, torch_version
+
+    devices = cuda_devices()
+    if not devices:
+        raise SystemExit(
+            f"--gpu needs a CUDA device, and torch {torch_version()} sees none: "
+            "build without --gpu, or on a machine with a GPU and a CUDA build of torch."
+        )
+    print(f"GPU build on {', '.join(devices)}: CUDA-only claims must pass.", flush=True)
 
 
 def write_root(out: Path) -> None:
@@ -167,6 +214,18 @@ def main(argv: list[str] | None = None) -> int:
         help="languages to build (default: all)",
     )
     parser.add_argument("--out", type=Path, default=BUILD / "html", help="output folder")
+    parser.add_argument(
+        "--gpu",
+        action="store_true",
+        help="a GPU build: fail unless torch sees CUDA; CUDA-only claims must pass",
+    )
+    parser.add_argument(
+        "-j",
+        "--jobs",
+        default="auto",
+        help="processes reading the source language's pages and running its notebooks "
+        "(default: auto, one per CPU)",
+    )
     parser.add_argument("--gettext", action="store_true", help="only regenerate the .pot files")
     parser.add_argument(
         "--site-root",
@@ -178,9 +237,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.gettext:
         print(f"catalogue templates in {build_gettext(args.sphinx_options)}")
         return 0
+    options = list(args.sphinx_options)
+    if args.gpu:
+        require_cuda()
+        options = ["-D", "gradmodes_require_cuda=1", *options]
     out = args.out.resolve()
+    source = next(iter(LANGUAGES))
     for lang in args.lang:
-        build_language(lang, out, args.sphinx_options)
+        # The source language runs the notebooks, in parallel; a translation takes every
+        # notebook from the cache, and for it forking costs more than it saves.
+        build_language(lang, out, options, args.jobs if lang == source else "1")
     write_root(out)
     write_404(out, site_root(args.site_root))
     (out / ".nojekyll").touch()  # a host running Jekyll would hide _static/ and _sources/

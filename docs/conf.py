@@ -28,7 +28,11 @@ extensions = [
     "claims",  # docs/_ext/claims.py: the {claim} role and the verification table
     "matrix_table",  # docs/_ext/matrix_table.py: the {behaviour-matrix} table
     "site_i18n",  # docs/_ext/site_i18n.py: language switcher and per-language UI strings
+    "devices",  # docs/_ext/devices.py: the `cuda` tag; a GPU build's own execution cache
+    "parallel_read",  # docs/_ext/parallel_read.py: -j reading with one execution cache
 ]
+# Read last: with -j, this page's timings run after the other notebooks of the build.
+measured_pages = ["performance"]
 
 # A claim that no page cites is a warning (docs/_ext/claims.py), so -W fails the build.
 

@@ -10,12 +10,19 @@ Python and device the claims were checked with, and every page's footer names th
 ``claims_scope`` (id prefixes, default ``[""]``: every registered claim) is the set of
 claims the site states: the table lists them, and one that no page cites is a warning
 once all pages are read, so it fails a ``-W`` build too.
+
+Evidence is kept on disk (``evidence_cache.py``) and reused by a later build only while
+the gradmodes source, these extensions, torch, Python, the platform and the CUDA devices
+are unchanged: the Japanese build reuses the English build's checks. Set
+``gradmodes_evidence_cache = False`` (``-D gradmodes_evidence_cache=0``) to check every
+claim afresh.
 """
 
 from __future__ import annotations
 
 import functools
 import platform
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -28,6 +35,7 @@ from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective, SphinxRole
 
 import gradmodes
+from evidence_cache import EvidenceCache, runtime_facts, setup_key
 from gradmodes.claims import (
     Claim,
     ClaimFailed,
@@ -54,6 +62,12 @@ LABELS = {
         "evidence": "Evidence (observed)",
         "cited-by": "Cited by",
         "uncited": "(not cited)",
+        "evidence-key": (
+            "The evidence above is stored under the key {key}, a hash of the gradmodes source, "
+            "the site's extensions, torch, Python, the platform and the CUDA devices; a later "
+            "build reuses it only while that key is unchanged, and checks every claim again "
+            "otherwise."
+        ),
         "checked-with": "Claims checked with torch {version}",
     },
     "ja": {
@@ -68,6 +82,12 @@ LABELS = {
         "evidence": "根拠(観測値)",
         "cited-by": "引用しているページ",
         "uncited": "(引用なし)",
+        "evidence-key": (
+            "上記の根拠はキー {key} のもとに保存されています。このキーは gradmodes のソース、"
+            "サイトの拡張機能、torch、Python、プラットフォーム、CUDA デバイスから計算した"
+            "ハッシュです。後のビルドは、このキーが変わらない間だけ保存された根拠を再利用し、"
+            "変わった場合はすべての主張をあらためて検証します。"
+        ),
         "checked-with": "主張は torch {version} で検証しました",
     },
 }
@@ -85,13 +105,78 @@ def labels(env: BuildEnvironment) -> dict[str, str]:
     return LABELS.get(env.config.language, LABELS["en"])
 
 
+_cache: EvidenceCache | None = None  # set when the builder starts, if enabled
+_origin: dict[str, str] = {}  # claim id -> "checked" or "reused", in this process
+
+
 @functools.cache
 def evaluate(claim_id: str, require_cuda: bool) -> Evidence | str:
-    """The claim's evidence, or the reason it failed (memoised for this process)."""
+    """The claim's evidence, or the reason it failed (memoised for this process).
+
+    Evidence stored under this setup's key is reused; a passing check is stored.
+    """
+    stored = _cache.load(claim_id) if _cache else None
+    if stored is not None:
+        _origin[claim_id] = "reused"
+        observations = tuple((str(what), str(seen)) for what, seen in stored["observations"])
+        return Evidence(claim_id, stored["status"], stored["device"], observations)
+    _origin[claim_id] = "checked"
     try:
-        return get_claim(claim_id).check(require=require_cuda)
+        evidence = get_claim(claim_id).check(require=require_cuda)
     except (ClaimFailed, UnknownClaim, CUDAUnavailable) as exc:
         return str(exc)
+    if _cache:
+        _cache.store(
+            claim_id,
+            {
+                "status": evidence.status,
+                "device": evidence.device,
+                "observations": [list(pair) for pair in evidence.observations],
+            },
+        )
+    return evidence
+
+
+def evidence_key(require_cuda: bool) -> str:
+    """The key of this setup's stored evidence (see ``evidence_cache.py``).
+
+    It covers the gradmodes package, the modules that register claims, these extensions
+    and ``conf.py``, torch's version, Python, the platform and the CUDA devices.
+    """
+    cuda = (
+        [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+        if torch.cuda.is_available()
+        else []
+    )
+    package = Path(gradmodes.__file__).parent
+    sources = {
+        f"gradmodes/{Path(p).relative_to(package).as_posix()}": Path(p) for p in package_files()
+    }
+    here = Path(__file__).parent
+    sources |= {f"_ext/{p.name}": p for p in here.glob("*.py")}
+    sources |= {"conf.py": here.parent / "conf.py"} if (here.parent / "conf.py").exists() else {}
+    for registered in all_claims():  # claims may be registered outside gradmodes too
+        file = getattr(sys.modules.get(registered.run.__module__), "__file__", None)
+        if file:
+            sources[f"module/{registered.run.__module__}"] = Path(file)
+    facts = {
+        **runtime_facts(),
+        "torch": torch.__version__,
+        "cuda devices": ", ".join(cuda),
+        "require cuda": str(require_cuda),
+    }
+    return setup_key(sources, facts)
+
+
+def init_cache(app: Sphinx) -> None:
+    """Open this setup's evidence store (and drop the stores of older setups)."""
+    global _cache
+    if not app.config.gradmodes_evidence_cache:
+        _cache = None
+        return
+    key = evidence_key(app.config.gradmodes_require_cuda)
+    _cache = EvidenceCache(Path(app.confdir) / "_build" / ".claims-cache", key)
+    _cache.forget_other_keys()
 
 
 def in_scope(config: Any) -> list[Claim]:
@@ -110,6 +195,7 @@ def _outcome(env: BuildEnvironment, claim_id: str, lineno: int) -> Evidence | No
     for path in package_files():
         env.note_dependency(path)
     result = evaluate(claim_id, env.config.gradmodes_require_cuda)
+    env.gradmodes_origin[claim_id] = _origin.get(claim_id, "checked")  # type: ignore[attr-defined]
     if isinstance(result, str):
         logger.error(
             "page %r cites claim %r: %s",
@@ -189,7 +275,15 @@ class BuildEnvironmentTable(SphinxDirective):
                     "", "", nodes.strong(key, key), nodes.Text(": "), nodes.literal(value, value)
                 ),
             )
-        return [items]
+        if _cache is None:
+            return [items]
+        before, _, after = labels(self.env)["evidence-key"].partition("{key}")
+        key = _cache.key[:16]
+        note = nodes.paragraph(
+            "", "", nodes.Text(before), nodes.literal(key, key), nodes.Text(after)
+        )
+        note["translatable"] = False  # LABELS gives it in the page's language already
+        return [items, note]
 
 
 def environment_facts() -> dict[str, str]:
@@ -292,6 +386,7 @@ def footer_context(
 def init_env(app: Sphinx, env: BuildEnvironment, docnames: list[str]) -> None:
     if not hasattr(env, "gradmodes_citations"):
         env.gradmodes_citations = {}  # type: ignore[attr-defined]
+    env.gradmodes_origin = {}  # type: ignore[attr-defined]  # this build's claims only
 
 
 def purge(app: Sphinx, env: BuildEnvironment, docname: str) -> None:
@@ -302,6 +397,17 @@ def purge(app: Sphinx, env: BuildEnvironment, docname: str) -> None:
 def merge(app: Sphinx, env: BuildEnvironment, docnames: set[str], other: Any) -> None:
     for claim_id, pages in other.gradmodes_citations.items():
         env.gradmodes_citations.setdefault(claim_id, set()).update(pages)  # type: ignore[attr-defined]
+    env.gradmodes_origin.update(other.gradmodes_origin)  # type: ignore[attr-defined]
+
+
+def report_origin(app: Sphinx, env: BuildEnvironment) -> None:
+    """Log how many claims this build checked, and how many it took from the evidence store."""
+    origin = list(getattr(env, "gradmodes_origin", {}).values())
+    logger.info(
+        "claims: %d checked, %d reused from the evidence store",
+        origin.count("checked"),
+        origin.count("reused"),
+    )
 
 
 def always_reread(
@@ -313,16 +419,19 @@ def always_reread(
 
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_config_value("gradmodes_require_cuda", False, "env", bool)
+    app.add_config_value("gradmodes_evidence_cache", True, "env", bool)
     app.add_config_value("claims_scope", [""], "env", list)
     app.add_node(claim_mark)
     app.add_node(cited_by)
     app.add_role("claim", ClaimRole())
     app.add_directive("claim-table", ClaimTable)
     app.add_directive("build-environment", BuildEnvironmentTable)
+    app.connect("builder-inited", init_cache)
     app.connect("env-before-read-docs", init_env)
     app.connect("env-purge-doc", purge)
     app.connect("env-merge-info", merge)
     app.connect("env-get-outdated", always_reread)
+    app.connect("env-check-consistency", report_origin)
     app.connect("doctree-resolved", resolve)
     app.connect("env-check-consistency", warn_uncited)
     app.connect("html-page-context", footer_context)

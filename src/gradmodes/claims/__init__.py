@@ -8,7 +8,14 @@ True
 """
 
 # Importing a claims module registers its claims.
-from gradmodes.claims import cross, eval_mode, inference_mode, no_grad, requires_grad  # noqa: F401
+from gradmodes.claims import (  # noqa: F401
+    cross,
+    eval_mode,
+    inference_mode,
+    no_grad,
+    performance,
+    requires_grad,
+)
 from gradmodes.claims._registry import (
     Claim,
     ClaimFailed,

@@ -1,0 +1,56 @@
+"""Reading pages in parallel (``-j``): a ready execution cache, and timed pages last.
+
+With ``-j``, Sphinx forks one process per CPU and gives each a chunk of the pages to read,
+in the order of the list given to ``env-before-read-docs``; myst-nb then executes
+notebooks in several processes at once, on one jupyter-cache.
+
+- The cache's database is created before the processes fork. Otherwise, on a clean build,
+  two processes that execute their first notebook at the same moment both find no
+  database and both try to create it.
+- The pages named in ``measured_pages`` are moved to the end of the list: their notebooks
+  run after the others of their chunk, by when the other process has usually finished
+  its own, so their timings compete less with this build's other notebooks. (Other
+  processes on the machine still compete: such a page reports the load it measured under.)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sphinx.application import Sphinx
+from sphinx.environment import BuildEnvironment
+
+
+def move_last(docnames: list[str], last: list[str]) -> None:
+    """Move the names in ``last`` to the end of ``docnames``, in place, in ``last``'s order.
+
+    >>> names = ["a", "performance", "b"]
+    >>> move_last(names, ["performance", "absent"])
+    >>> names
+    ['a', 'b', 'performance']
+    """
+    for name in last:
+        if name in docnames:
+            docnames.remove(name)
+            docnames.append(name)
+
+
+def reorder(app: Sphinx, env: BuildEnvironment, docnames: list[str]) -> None:
+    move_last(docnames, list(app.config.measured_pages))
+
+
+def create_cache(app: Sphinx) -> None:
+    """Create the execution cache's database now, in the one process that exists yet."""
+    path = app.config.nb_execution_cache_path
+    if app.config.nb_execution_mode != "cache" or not path:
+        return
+    from jupyter_cache import get_cache
+
+    get_cache(path).db.dispose()  # creates it if missing; keeps no connection open
+
+
+def setup(app: Sphinx) -> dict[str, Any]:
+    app.add_config_value("measured_pages", [], "", list)
+    app.connect("builder-inited", create_cache)
+    app.connect("env-before-read-docs", reorder)
+    return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
