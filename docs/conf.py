@@ -10,6 +10,8 @@ from pathlib import Path
 DOCS = Path(__file__).parent
 sys.path.insert(0, str(DOCS / "_ext"))
 
+from evidence_cache import package_key  # noqa: E402  (docs/_ext is on the path now)
+
 # The site's languages (code -> name in that language): English is the source, the others
 # come from locale/. The build script and the tests read this; add a language here only.
 LANGUAGES = {"en": "English", "ja": "日本語"}
@@ -74,7 +76,9 @@ myst_enable_extensions = ["colon_fence", "dollarmath", "deflist"]
 myst_heading_anchors = 3
 nb_execution_mode = "cache"
 # One cache for all languages, outside the HTML output: the Japanese build re-executes nothing.
-nb_execution_cache_path = str(DOCS / "_build" / ".jupyter_cache")
+# jupyter-cache keys a notebook on its code alone, so the folder is keyed by the gradmodes
+# sources and torch's version: a change to either executes the notebooks again.
+nb_execution_cache_path = str(DOCS / "_build" / ".jupyter_cache" / package_key())
 nb_execution_timeout = 120
 nb_execution_raise_on_error = True  # a failing cell fails the build
 nb_execution_show_tb = True  # ... and the log shows its traceback

@@ -20,6 +20,8 @@ and fails, in every build.
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
+import importlib.util
 import json
 import os
 import platform
@@ -54,6 +56,25 @@ def runtime_facts() -> dict[str, str]:
         "implementation": platform.python_implementation(),
         "platform": f"{platform.system()} {platform.machine()}",
     }
+
+
+def package_key() -> str:
+    """A short key over the installed gradmodes sources and torch's version (no import of either).
+
+    jupyter-cache keys a notebook on its code alone; an execution cache kept under this key is
+    not reused once the package the notebooks import, or torch, has changed.
+
+    >>> len(package_key())
+    16
+    """
+    spec = importlib.util.find_spec("gradmodes")
+    package = Path(spec.origin).parent if spec and spec.origin else None
+    sources = (
+        {}
+        if package is None
+        else {path.relative_to(package).as_posix(): path for path in package.rglob("*.py")}
+    )
+    return setup_key(sources, {"torch": importlib.metadata.version("torch")})[:16]
 
 
 class EvidenceCache:
