@@ -34,8 +34,7 @@ from sphinx.environment import BuildEnvironment
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective, SphinxRole
 
-import gradmodes
-from evidence_cache import EvidenceCache, runtime_facts, setup_key
+from evidence_cache import EvidenceCache, package_sources, runtime_facts, setup_key
 from gradmodes.claims import (
     Claim,
     ClaimFailed,
@@ -148,10 +147,7 @@ def evidence_key(require_cuda: bool) -> str:
         if torch.cuda.is_available()
         else []
     )
-    package = Path(gradmodes.__file__).parent
-    sources = {
-        f"gradmodes/{Path(p).relative_to(package).as_posix()}": Path(p) for p in package_files()
-    }
+    sources = {f"gradmodes/{name}": path for name, path in package_sources().items()}
     here = Path(__file__).parent
     sources |= {f"_ext/{p.name}": p for p in here.glob("*.py")}
     sources |= {"conf.py": here.parent / "conf.py"} if (here.parent / "conf.py").exists() else {}
@@ -185,15 +181,10 @@ def in_scope(config: Any) -> list[Claim]:
     return [c for c in all_claims() if c.id.startswith(prefixes)]
 
 
-def package_files() -> list[str]:
-    """Every source file of gradmodes: a page citing claims depends on all of them."""
-    return sorted(str(p) for p in Path(gradmodes.__file__).parent.rglob("*.py"))
-
-
 def _outcome(env: BuildEnvironment, claim_id: str, lineno: int) -> Evidence | None:
     """Check ``claim_id`` for the current page, logging an error naming page and claim."""
-    for path in package_files():
-        env.note_dependency(path)
+    for path in package_sources().values():  # a page citing claims depends on all of them
+        env.note_dependency(str(path))
     result = evaluate(claim_id, env.config.gradmodes_require_cuda)
     env.gradmodes_origin[claim_id] = _origin.get(claim_id, "checked")  # type: ignore[attr-defined]
     if isinstance(result, str):

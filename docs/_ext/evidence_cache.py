@@ -19,6 +19,7 @@ and fails, in every build.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata
 import importlib.util
@@ -58,6 +59,22 @@ def runtime_facts() -> dict[str, str]:
     }
 
 
+@functools.cache
+def package_sources() -> dict[str, Path]:
+    """The installed gradmodes sources by relative name, found without importing gradmodes.
+
+    Walked once per process: the role that cites a claim asks for them at every citation.
+
+    >>> "claims/_registry.py" in package_sources()
+    True
+    """
+    spec = importlib.util.find_spec("gradmodes")
+    if spec is None or spec.origin is None:
+        return {}
+    package = Path(spec.origin).parent
+    return {path.relative_to(package).as_posix(): path for path in sorted(package.rglob("*.py"))}
+
+
 def package_key() -> str:
     """A short key over the installed gradmodes sources and torch's version (no import of either).
 
@@ -67,14 +84,7 @@ def package_key() -> str:
     >>> len(package_key())
     16
     """
-    spec = importlib.util.find_spec("gradmodes")
-    package = Path(spec.origin).parent if spec and spec.origin else None
-    sources = (
-        {}
-        if package is None
-        else {path.relative_to(package).as_posix(): path for path in package.rglob("*.py")}
-    )
-    return setup_key(sources, {"torch": importlib.metadata.version("torch")})[:16]
+    return setup_key(package_sources(), {"torch": importlib.metadata.version("torch")})[:16]
 
 
 class EvidenceCache:

@@ -19,7 +19,7 @@ from docutils import nodes
 from sphinx.application import Sphinx
 from sphinx.util.docutils import SphinxDirective
 
-from claims import package_files
+from evidence_cache import package_sources
 from gradmodes import MatrixRow, behaviour_matrix, grad_context
 
 # The table's columns: a MatrixRow field and its header (English MyST source, translated
@@ -66,8 +66,8 @@ class BehaviourMatrix(SphinxDirective):
     """Render ``behaviour_matrix()``: one row per setting, its settings as row headers."""
 
     def run(self) -> list[nodes.Node]:
-        for path in package_files():
-            self.env.note_dependency(path)
+        for path in package_sources().values():
+            self.env.note_dependency(str(path))
         names = [field.name for field in fields(MatrixRow)]
         if sorted(names) != sorted(HEADERS):
             raise self.error(f"behaviour-matrix: headers {sorted(HEADERS)} != fields {names}")
