@@ -124,6 +124,13 @@ REFUSED = [
         "valid values: inference_mode, no_grad",
     ),
     R("count_saved", "an argument", lambda: count_saved(1), TypeError, "positional argument"),
+    R(
+        "count_saved",
+        "a non-tensor to exclude",
+        lambda: count_saved(exclude=[1]).__enter__(),
+        TypeError,
+        "takes tensors, got int",
+    ),
     R("check", "a misspelt id", lambda: check("eval.flg"), UnknownClaim, "did you mean eval.flag"),
     R("check", "an int id", lambda: check(3), TypeError, "a claim id is a str"),
     R("check", "an int device", lambda: check("eval.flag", 0), TypeError, "device must be a"),

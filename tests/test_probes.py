@@ -49,6 +49,28 @@ def test_count_saved_does_not_deduplicate() -> None:
     assert (saved.count, saved.bytes) == (2, 2 * 5 * 4)
 
 
+def test_count_saved_storage_bytes_count_each_storage_once() -> None:
+    x = torch.randn(5, requires_grad=True)
+    with count_saved() as saved:
+        x * x  # the same tensor saved twice: one storage
+    assert (saved.bytes, saved.storage_bytes) == (40, 20)
+
+
+def test_count_saved_storage_bytes_leave_out_the_excluded_storages() -> None:
+    # mlp(64) on (32, 64): Linear 1 saves x; ReLU its output; Linear 2 the same ReLU output
+    # and weight.t() (a view of its weight). Referenced: 3 activations + 1 weight.
+    net, x = mlp(64), torch.randn(32, 64)
+    activation, weight = 32 * 64 * 4, 64 * 64 * 4
+    with count_saved() as saved:
+        out = net(x)
+    assert saved.bytes == 3 * activation + weight
+    assert saved.storage_bytes == 2 * activation + weight  # x, the ReLU output, W2
+    with count_saved(exclude=[x, *net.parameters()]) as kept:
+        out = net(x)
+    assert kept.storage_bytes == activation  # only the ReLU output exists for backward alone
+    assert out.grad_fn is not None
+
+
 @pytest.mark.parametrize(
     ("dtype", "element_size"), [(torch.float64, 8), (torch.float32, 4), (torch.bfloat16, 2)]
 )

@@ -10,9 +10,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -40,38 +40,79 @@ BN_STATS: tuple[str, ...] = ("running_mean", "running_var", "num_batches_tracked
 class SavedTensors:
     """Running totals of the tensors autograd packed for backward (see :func:`count_saved`).
 
+    ``bytes`` adds up every saved reference; ``storage_bytes`` counts each distinct
+    storage behind them once, leaving out the storages of the tensors passed as
+    ``exclude`` to :func:`count_saved`.
+
     >>> SavedTensors()
-    SavedTensors(count=0, bytes=0)
+    SavedTensors(count=0, bytes=0, storage_bytes=0)
     """
 
     count: int = 0
     bytes: int = 0
+    """Bytes referenced by the saved tensors: ``numel() * element_size()`` per saved
+    reference, without de-duplication."""
+    storage_bytes: int = 0
+    """Bytes of the distinct storages the saved tensors use, each counted once (a view
+    counts its whole storage), outside the storages of ``exclude``."""
+    _seen: set[tuple[str, int]] = field(default_factory=set, repr=False, compare=False)
+
+
+def _storage_key(tensor: torch.Tensor) -> tuple[tuple[str, int], int] | None:
+    """(device, address) of the tensor's storage and its size in bytes; ``None`` without one."""
+    try:
+        storage = tensor.untyped_storage()
+    except (RuntimeError, NotImplementedError):  # sparse and other storage-less layouts
+        return None
+    return (str(tensor.device), storage.data_ptr()), storage.nbytes()
 
 
 @contextmanager
-def count_saved() -> Iterator[SavedTensors]:
+def count_saved(*, exclude: Iterable[torch.Tensor] = ()) -> Iterator[SavedTensors]:
     """Count the tensors saved for backward inside the block, and their bytes.
 
-    Every packed tensor counts ``numel() * element_size()`` bytes, without
-    de-duplication: a tensor saved by two operations counts twice, and a view
-    (such as a weight's transpose) counts as its full size.
+    Two figures, named for what they count:
+
+    - ``bytes``: bytes *referenced* by saved tensors. Every packed tensor counts
+      ``numel() * element_size()``: a tensor saved by two operations counts twice,
+      and a view (such as a weight's transpose) counts its own size.
+    - ``storage_bytes``: bytes of the *distinct storages* behind the saved tensors,
+      each counted once, leaving out the storages of ``exclude`` (pass the model's
+      parameters and the input, which exist whether or not a graph is kept): what
+      keeping the graph alive holds in memory on top of them.
 
     >>> import torch
     >>> layer = torch.nn.Linear(4, 3)
     >>> with count_saved() as saved:
     ...     y = layer(torch.ones(2, 4))  # saves its (2, 4) float32 input for weight.grad
-    >>> saved.count, saved.bytes
-    (1, 32)
+    >>> saved.count, saved.bytes, saved.storage_bytes
+    (1, 32, 32)
+    >>> x = torch.ones(2, 4, requires_grad=True)
+    >>> with count_saved(exclude=[x, *layer.parameters()]) as saved:
+    ...     y = layer(x)  # saves x, and weight.t() (a view of the weight) for x.grad
+    >>> saved.count, saved.bytes, saved.storage_bytes
+    (2, 80, 0)
     >>> with count_saved() as saved, torch.no_grad():
     ...     y = layer(torch.ones(2, 4))
     >>> saved.count, saved.bytes
     (0, 0)
     """
     saved = SavedTensors()
+    for tensor in exclude:
+        if not isinstance(tensor, torch.Tensor):
+            raise TypeError(f"count_saved(exclude=...) takes tensors, got {type(tensor).__name__}")
+        if (key := _storage_key(tensor)) is not None:
+            saved._seen.add(key[0])
 
     def pack(tensor: torch.Tensor) -> torch.Tensor:
         saved.count += 1
         saved.bytes += tensor.numel() * tensor.element_size()
+        key = _storage_key(tensor)
+        if key is None:
+            saved.storage_bytes += tensor.numel() * tensor.element_size()
+        elif key[0] not in saved._seen:
+            saved._seen.add(key[0])
+            saved.storage_bytes += key[1]
         return tensor
 
     def unpack(tensor: torch.Tensor) -> torch.Tensor:
