@@ -40,6 +40,7 @@ from gradmodes.claims import (
     ClaimFailed,
     CUDAUnavailable,
     Evidence,
+    NoExpectation,
     UnknownClaim,
     all_claims,
     get_claim,
@@ -122,7 +123,7 @@ def evaluate(claim_id: str, require_cuda: bool) -> Evidence | str:
     _origin[claim_id] = "checked"
     try:
         evidence = get_claim(claim_id).check(require=require_cuda)
-    except (ClaimFailed, UnknownClaim, CUDAUnavailable) as exc:
+    except (ClaimFailed, UnknownClaim, CUDAUnavailable, NoExpectation) as exc:
         return str(exc)
     if _cache:
         _cache.store(
