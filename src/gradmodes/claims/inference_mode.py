@@ -152,18 +152,21 @@ def _im_normal_bookkeeping(obs: Observer) -> None:
     with torch.inference_mode():
         version = n._version
         n.add_(1)
-        bumped = n._version
+        obs.expect(
+            "with torch.inference_mode(): n.add_(1); n._version - version before",
+            n._version - version,
+            1,
+        )
         view = n[:2]
+        obs.expect(
+            "v = n[:2]; v._is_view(), v._base is n",
+            (view._is_view(), view._base is n),
+            (True, True),
+        )
         n.mul_(2)
-        tracked = (view._is_view(), view._base is n)
-        shared = (view._version, n._version)
-    obs.expect(
-        "with torch.inference_mode(): n.add_(1); n._version - version before",
-        bumped - version,
-        1,
-    )
-    obs.expect("v = n[:2]; v._is_view(), v._base is n", tracked, (True, True))
-    obs.expect("n.mul_(2); v._version, n._version", shared, (version + 2, version + 2))
+        obs.expect(
+            "n.mul_(2); v._version, n._version", (view._version, n._version), (version + 2,) * 2
+        )
 
 
 @claim(

@@ -15,7 +15,7 @@ from torch.overrides import TorchFunctionMode
 from gradmodes.claims._common import deterministic, mlp_saved_bytes, new_tensor_ops
 from gradmodes.claims._registry import Observer, claim
 from gradmodes.models import SimpleModel, mlp
-from gradmodes.probes import count_saved, observe
+from gradmodes.probes import BN_STATS, count_saved, observe
 
 __all__: list[str] = []
 
@@ -210,13 +210,19 @@ def _ng_memory(obs: Observer) -> None:
 @deterministic
 def _ng_no_mode_change(obs: Observer) -> None:
     model = SimpleModel().to(obs.device).train()
+    bn = model.bn
+    before = {name: getattr(bn, name).clone() for name in BN_STATS}
     seen = observe(model, torch.randn(16, 10, device=obs.device), grad_mode="no_grad")
     obs.expect(
         "seen = observe(model.train(), x, grad_mode='no_grad'); seen.dropout_active",
         seen.dropout_active,
         True,
     )
-    obs.expect("seen.bn_stats_updated", seen.bn_stats_updated, True)
+    obs.expect(
+        "model.bn: running_mean, running_var, num_batches_tracked changed",
+        [not torch.equal(before[name], getattr(bn, name)) for name in BN_STATS],
+        [True, True, True],
+    )
     obs.expect("model.training", model.training, True)
 
 
@@ -576,13 +582,15 @@ def _ng_enable_grad_helper(obs: Observer) -> None:
         (grad,) = torch.autograd.grad(model(x).sum(), x)
         return grad
 
+    grads: list[torch.Tensor] = []
     with torch.no_grad():
-        grad = input_gradient(model, x)
+        error = _error(lambda: grads.append(input_gradient(model, x)))
+    obs.expect("with torch.no_grad(): input_gradient(model, x): error", error, None)
     # d(sum(x @ W.T + b))/dx = the column sums of W, for every row of x
     expected = model.weight.detach().sum(0).expand(4, 3)
     obs.expect(
-        "with torch.no_grad(): input_gradient(model, x) == model.weight.sum(0) in every row",
-        torch.allclose(grad, expected),
+        "input_gradient(model, x) == model.weight.sum(0) in every row",
+        torch.allclose(grads[0], expected),
         True,
     )
     with (
@@ -689,14 +697,16 @@ _INIT_ARGS: dict[str, tuple[float, ...]] = {"constant_": (0.5,), "sparse_": (0.5
 
 def _step(
     cls: type[torch.optim.Optimizer], device: torch.device, **options: Any
-) -> tuple[nn.Parameter, torch.Tensor, str | None, list[bool]]:
+) -> tuple[nn.Parameter, torch.Tensor, str | None, list[bool], bool]:
     """One ``step()`` of ``cls([p], **options)`` after a backward of ``(p - 1)**2``.
 
-    Returns ``p``, its value before the step, the step's error (``None`` if none) and
-    ``torch.is_grad_enabled()`` at each in-place call the step made.
+    Returns ``p``, its value before the step, the step's error (``None`` if none),
+    ``torch.is_grad_enabled()`` at each in-place call the step made, and whether ``p``
+    still uses the memory it had before the step.
     """
     p = nn.Parameter(torch.randn(3, 3, device=device))
     before = p.detach().clone()
+    address = p.data_ptr()
     optimizer = cls([p], **options)
 
     def closure() -> torch.Tensor:
@@ -712,7 +722,8 @@ def _step(
     needs_closure = inspect.signature(cls.step).parameters["closure"].default is not None
     with _InPlaceGradModes() as modes:
         error = _error(lambda: optimizer.step(closure) if needs_closure else optimizer.step())
-    return p, before, error, modes.seen
+    in_place = p.data_ptr() == address
+    return p, before, error, modes.seen, in_place
 
 
 @claim(
@@ -738,17 +749,18 @@ def _ng_optimizer_init(obs: Observer) -> None:
         True,
     )
     for cls in classes:
-        p, before, error, seen = _step(cls, obs.device)
+        p, before, error, seen, in_place = _step(cls, obs.device)
         name = cls.__name__
         obs.expect(f"{name}([p]).step(): error", error, None)
         obs.expect(f"{name}: p changed", not torch.equal(before, p.detach()), True)
+        obs.expect(f"{name}: p.data_ptr() unchanged (in place)", in_place, True)
         obs.expect(
             f"{name}: p.is_leaf, p.requires_grad", (p.is_leaf, p.requires_grad), (True, True)
         )
         obs.expect(f"{name}: in-place calls seen", len(seen) > 0, True)
         obs.expect(f"{name}: torch.is_grad_enabled() at each in-place call", set(seen), {False})
         if "differentiable" in inspect.signature(cls.__init__).parameters:
-            _, _, error, _ = _step(cls, obs.device, differentiable=True)
+            _, _, error, _, _ = _step(cls, obs.device, differentiable=True)
             obs.expect(
                 f"{name}([p], differentiable=True).step(): error",
                 error,
