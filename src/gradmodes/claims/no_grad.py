@@ -171,27 +171,41 @@ def _ng_flags_unchanged(obs: Observer) -> None:
     "float32 batch of 32 saves 4 tensors for backward that reference 40960 bytes "
     "(`count_saved().bytes`: every saved reference counted, without de-duplication) and "
     "use 8192 bytes of distinct storage besides the parameters and the input (its "
-    "`storage_bytes`, those excluded); under `torch.no_grad()` the same forward saves no "
-    "tensor (0 tensors, 0 bytes).",
+    "`storage_bytes`, those excluded): the `ReLU`'s output, which the `ReLU` and the second "
+    "`Linear` both save; under `torch.no_grad()` the same forward saves no tensor.",
 )
 @deterministic
 def _ng_memory(obs: Observer) -> None:
     net = mlp(64).to(obs.device)
     x = torch.randn(32, 64, device=obs.device)
     obs.expect("mlp_saved_bytes(32, 64)['all']", mlp_saved_bytes(32, 64)["all"], 40960)
+    relu_outputs: list[torch.Tensor] = []
+    net[1].register_forward_hook(lambda module, args, output: relu_outputs.append(output))
     figures: dict[str, tuple[int, int, int]] = {}
     for mode, context in (("grad", torch.enable_grad), ("no_grad", torch.no_grad)):
         with count_saved(exclude=[x, *net.parameters()]) as saved, context():
             net(x)
         figures[mode] = (saved.count, saved.bytes, saved.storage_bytes)
-    # What stays alive besides the parameters and x: the ReLU's output, saved by the ReLU
-    # and by the second Linear (one storage); the weight's transpose is a view of it.
-    relu_output = 32 * 64 * 4
     obs.expect(
         "with count_saved(exclude=[x, *net.parameters()]) as saved: net(x); "
         "saved.count, saved.bytes, saved.storage_bytes",
         figures["grad"],
-        (4, 40960, relu_output),
+        (4, 40960, 8192),
+    )
+    packed: list[torch.Tensor] = []
+
+    def pack(tensor: torch.Tensor) -> torch.Tensor:
+        packed.append(tensor)
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        net(x)
+    given = {t.untyped_storage().data_ptr() for t in (x, *net.parameters())}
+    others = {t.untyped_storage().data_ptr() for t in packed} - given
+    obs.expect(
+        "storages of the saved tensors besides the parameters' and x's == {the ReLU's output's}",
+        others == {relu_outputs[-1].untyped_storage().data_ptr()},
+        True,
     )
     obs.expect(
         "with count_saved(...) as saved, torch.no_grad(): net(x); "
@@ -668,7 +682,7 @@ class _InPlaceGradModes(TorchFunctionMode):
         return func(*args, **(kwargs or {}))
 
 
-def optimizer_classes() -> list[type[torch.optim.Optimizer]]:
+def _optimizer_classes() -> list[type[torch.optim.Optimizer]]:
     """Every optimizer class that ``torch.optim`` exports, by name."""
     return sorted(
         (
@@ -682,7 +696,7 @@ def optimizer_classes() -> list[type[torch.optim.Optimizer]]:
     )
 
 
-def init_functions() -> list[str]:
+def _init_functions() -> list[str]:
     """The names of the in-place initializers of ``torch.nn.init``: public, ending in ``_``."""
     return sorted(
         name
@@ -742,9 +756,9 @@ def _ng_optimizer_init(obs: Observer) -> None:
     p = nn.Parameter(torch.randn(3, device=obs.device))
     with obs.expect_raises("p.zero_()", RuntimeError, "a leaf Variable that requires grad"):
         p.zero_()
-    classes = optimizer_classes()
+    classes = _optimizer_classes()
     obs.expect(
-        "{'SGD', 'Adam', 'AdamW'} <= {cls.__name__ for cls in optimizer_classes()}",
+        "{'SGD', 'Adam', 'AdamW'} <= {cls.__name__ for cls in optimizer classes}",
         {"SGD", "Adam", "AdamW"} <= {cls.__name__ for cls in classes},
         True,
     )
@@ -766,7 +780,7 @@ def _ng_optimizer_init(obs: Observer) -> None:
                 error,
                 "a leaf Variable that requires grad is being used in an in-place operation.",
             )
-    for name in init_functions():
+    for name in _init_functions():
         p = nn.Parameter(torch.full(_INIT_SHAPES.get(name, (3, 3)), 7.0, device=obs.device))
         error = _error(lambda name=name, p=p: getattr(nn.init, name)(p, *_INIT_ARGS.get(name, ())))
         obs.expect(f"nn.init.{name}(p): error", error, None)
