@@ -49,37 +49,37 @@ def _im_outputs(obs: Observer) -> None:
 
 @claim(
     "im.faster",
-    "The tensors that `torch.inference_mode()` creates, such as `t = x * 2` from a normal `x`, "
-    "are inference tensors without a version counter (`t._version` raises), and their views "
-    "taken inside the mode are not tracked as views (`t[:2]._is_view()` is `False`, `_base` "
-    "is `None`), whereas under `no_grad` the same `t` has a version counter that `t.add_(1)` "
-    "increments and `t[:2]` records `t` as its base.",
+    "`b = a * 2` computed inside `torch.inference_mode()` from a normal tensor `a` is an "
+    "inference tensor without a version counter (`b._version` raises), and its view `b[:2]` "
+    "taken inside the mode is not tracked as a view (`_is_view()` is `False`, `_base` is "
+    "`None`), whereas the same `b` computed under `no_grad` has a version counter that "
+    "`b.add_(1)` increments, and `b[:2]` records `b` as its base.",
 )
 @deterministic
 def _im_faster(obs: Observer) -> None:
-    x = torch.randn(4, device=obs.device)
+    a = torch.randn(4, device=obs.device)
     with torch.no_grad():
-        t = x * 2
-        view = t[:2]
-        obs.expect("with torch.no_grad(): t = x * 2; t._version", t._version, 0)
-        t.add_(1)
-        obs.expect("t.add_(1); t._version", t._version, 1)
-        obs.expect("t[:2]._is_view()", view._is_view(), True)
-        obs.expect("t[:2]._base is t", view._base is t, True)
+        b = a * 2
+        view = b[:2]
+        obs.expect("with torch.no_grad(): b = a * 2; b._version", b._version, 0)
+        b.add_(1)
+        obs.expect("b.add_(1); b._version", b._version, 1)
+        obs.expect("b[:2]._is_view()", view._is_view(), True)
+        obs.expect("b[:2]._base is b", view._base is b, True)
     with torch.inference_mode():
-        t = x * 2
-        view = t[:2]
+        b = a * 2
+        view = b[:2]
         obs.expect(
-            "with torch.inference_mode(): t = x * 2; torch.is_inference(t)",
-            torch.is_inference(t),
+            "with torch.inference_mode(): b = a * 2; torch.is_inference(b)",
+            torch.is_inference(b),
             True,
         )
         with obs.expect_raises(
-            "t._version", RuntimeError, "Inference tensors do not track version"
+            "b._version", RuntimeError, "Inference tensors do not track version"
         ):
-            _ = t._version
-        obs.expect("t[:2]._is_view()", view._is_view(), False)
-        obs.expect("t[:2]._base is None", view._base is None, True)
+            _ = b._version
+        obs.expect("b[:2]._is_view()", view._is_view(), False)
+        obs.expect("b[:2]._base is None", view._base is None, True)
 
 
 def _factories(device: torch.device) -> dict[str, Callable[[], torch.Tensor]]:
@@ -100,7 +100,7 @@ def _factories(device: torch.device) -> dict[str, Callable[[], torch.Tensor]]:
     "Inside `torch.inference_mode()`, `torch.randn`, `torch.zeros`, `torch.ones`, "
     "`torch.empty`, `torch.full`, `torch.arange`, `torch.tensor`, `n * 2` and `net(n)` on a "
     "normal tensor `n` create inference tensors (`torch.is_inference(t)` is `True`, also "
-    "after the block), which have no version counter, so reading `t._version` raises "
+    "after the block), none of which has a version counter: reading `t._version` raises "
     "`RuntimeError` ('Inference tensors do not track version counter'); a view `n[:2]` of a "
     "normal tensor and a normal tensor changed in place (`n.add_(1)`) stay normal tensors, "
     "and so do tensors created under `no_grad`.",
@@ -121,9 +121,11 @@ def _im_inference_tensor(obs: Observer) -> None:
             torch.is_inference(t),
             True,
         )
-    t = created["torch.randn(3)"]
-    with obs.expect_raises("t._version", RuntimeError, "Inference tensors do not track version"):
-        _ = t._version
+    for code, t in created.items():
+        with obs.expect_raises(
+            f"t = {code}; t._version", RuntimeError, "Inference tensors do not track version"
+        ):
+            _ = t._version
     obs.expect(
         "with torch.inference_mode(): v = n[:2]; n.add_(1); "
         "torch.is_inference(v), torch.is_inference(n)",
