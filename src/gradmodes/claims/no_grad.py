@@ -742,9 +742,9 @@ def _step(
 
 @claim(
     "ng.optimizer-init",
-    "`step()` of every optimizer class that `torch.optim` exports, with the default "
-    "`differentiable=False`, and every in-place initializer of `torch.nn.init` (its public "
-    "functions whose names end in `_`) update a leaf parameter in place without a "
+    "`step()` of every optimizer class that `torch.optim` exports, with its default options "
+    "(`differentiable=False` among them), and every in-place initializer of `torch.nn.init` "
+    "(its public functions whose names end in `_`) update a leaf parameter in place without a "
     "`torch.no_grad()` block around them, where `p.zero_()` raises, and leave it a leaf that "
     "requires grad, because `step()` runs its in-place updates with tracking off; with "
     "`differentiable=True`, where an optimizer accepts it, `step()` runs them with tracking "
