@@ -103,7 +103,7 @@ def _factories(device: torch.device) -> dict[str, Callable[[], torch.Tensor]]:
     "after the block), none of which has a version counter: reading `t._version` raises "
     "`RuntimeError` ('Inference tensors do not track version counter'); a view `n[:2]` of a "
     "normal tensor and a normal tensor changed in place (`n.add_(1)`) stay normal tensors, "
-    "and so do tensors created under `no_grad`.",
+    "and the same calls under `no_grad` give normal tensors.",
 )
 @deterministic
 def _im_inference_tensor(obs: Observer) -> None:
@@ -133,13 +133,15 @@ def _im_inference_tensor(obs: Observer) -> None:
         (False, False),
     )
     with torch.no_grad():
-        normal = torch.randn(3, device=obs.device)
-    obs.expect(
-        "with torch.no_grad(): t = torch.randn(3); torch.is_inference(t)",
-        torch.is_inference(normal),
-        False,
-    )
-    obs.expect("t._version", normal._version, 0)
+        normal = {code: make() for code, make in _factories(obs.device).items()}
+        normal["n * 2"] = n * 2
+        normal["net(n)"] = net(n)
+    for code, t in normal.items():
+        obs.expect(
+            f"with torch.no_grad(): t = {code}; torch.is_inference(t), t._version",
+            (torch.is_inference(t), t._version),
+            (False, 0),
+        )
 
 
 @claim(
