@@ -7,7 +7,7 @@ import contextvars
 import functools
 import inspect
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -284,6 +284,31 @@ def _decorators_wrap_coroutines(patch: Patch) -> None:
         async def run(*args: Any, **kwargs: Any) -> Any:
             with factory():
                 return await func(*args, **kwargs)
+
+        return run
+
+    patch.setattr(contextlib_, "context_decorator", patched)
+
+
+@counterfactual("ng.decorator-async", "the decorators run an async generator's steps in their mode")
+def _decorators_wrap_async_generators(patch: Patch) -> None:
+    decorate = contextlib_.context_decorator
+
+    def patched(ctx: Any, func: Callable[..., Any]) -> Callable[..., Any]:
+        if not inspect.isasyncgenfunction(func):
+            return decorate(ctx, func)
+        factory = ctx if callable(ctx) else lambda: ctx
+
+        @functools.wraps(func)
+        async def run(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+            steps = func(*args, **kwargs)
+            while True:
+                with factory():
+                    try:
+                        item = await steps.__anext__()
+                    except StopAsyncIteration:
+                        return
+                yield item
 
         return run
 

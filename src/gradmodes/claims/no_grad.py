@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import threading
-from collections.abc import Callable, Collection, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Collection, Coroutine, Iterator
 from typing import Any, TypeVar
 
 import torch
@@ -388,7 +388,8 @@ def _run_async(main: Callable[[], Coroutine[Any, Any, _T]]) -> _T:
 @claim(
     "ng.decorator-async",
     "On an `async def` function, `@torch.no_grad()` and `@torch.inference_mode()` only wrap "
-    "the call that creates the coroutine: its body runs when it is awaited, in the awaiting "
+    "the call that creates the coroutine (or the async generator): its body runs when it is "
+    "awaited (or iterated), in the awaiting "
     "code's mode (tracking on, inference mode off, in a plain event loop), so the results "
     "it computes from a tensor that requires grad have a `grad_fn`; a `with "
     "torch.no_grad():` block inside the body does switch tracking off for that block.",
@@ -420,6 +421,20 @@ def _ng_decorator_async(obs: Observer) -> None:
             (True, False),
         )
         obs.expect(f"{name}: (w * 2).grad_fn is not None", recorded, True)
+
+    @torch.no_grad()
+    async def async_generator() -> AsyncIterator[tuple[tuple[bool, bool], bool]]:
+        yield _grad_state(), (w * 2).grad_fn is not None
+
+    async def iterate() -> list[tuple[tuple[bool, bool], bool]]:
+        return [item async for item in async_generator()]
+
+    obs.expect(
+        "@torch.no_grad() async def gen(): yield ...; in the body, per item: "
+        "(is_grad_enabled(), is_inference_mode_enabled()), (w * 2).grad_fn is not None",
+        _run_async(iterate),
+        [((True, False), True)],
+    )
     state, recorded = _run_async(block_in_body)
     obs.expect(
         "async def f(): with torch.no_grad(): is_grad_enabled(), (w * 2).grad_fn is not None",
