@@ -10,7 +10,7 @@ import torch
 from gradmodes._rng import seeded
 from gradmodes.claims._registry import Observer
 
-__all__ = ["deterministic", "mlp_saved_bytes"]
+__all__ = ["deterministic", "mlp_saved_bytes", "new_tensor_ops"]
 
 
 def deterministic(run: Callable[[Observer], None]) -> Callable[[Observer], None]:
@@ -50,4 +50,22 @@ def mlp_saved_bytes(batch: int, width: int, dtype: torch.dtype = torch.float32) 
         # Only Linear 2 records (nothing upstream requires grad): it saves its input.
         "last": activation,
         "none": 0,
+    }
+
+
+def new_tensor_ops(w: torch.Tensor) -> dict[str, Callable[[], torch.Tensor]]:
+    """Operations that compute a new tensor from ``w`` (a 1-D float tensor), by their code.
+
+    >>> sorted(new_tensor_ops(torch.ones(4)))[:3]
+    ['torch.cat([w, w])', 'w * 2', 'w + 1']
+    """
+    return {
+        "w * 2": lambda: w * 2,
+        "w + 1": lambda: w + 1,
+        "w.exp()": lambda: w.exp(),
+        "w @ w": lambda: w @ w,
+        "w.sum()": lambda: w.sum(),
+        "w.clone()": lambda: w.clone(),
+        "w.double()": lambda: w.double(),
+        "torch.cat([w, w])": lambda: torch.cat([w, w]),
     }
