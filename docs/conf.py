@@ -30,6 +30,7 @@ extensions = [
     "claims",  # docs/_ext/claims.py: the {claim} role and the verification table
     "matrix_table",  # docs/_ext/matrix_table.py: the {behaviour-matrix} table
     "site_i18n",  # docs/_ext/site_i18n.py: language switcher and per-language UI strings
+    "error_cells",  # docs/_ext/error_cells.py: a raises-exception cell declares its error
     "devices",  # docs/_ext/devices.py: the `cuda` tag; a GPU build's own execution cache
     "parallel_read",  # docs/_ext/parallel_read.py: -j reading with one execution cache
 ]

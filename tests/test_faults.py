@@ -203,6 +203,9 @@ SUM_CLAIM = "{claim}`fixture.sum`"
 ORDER = "Zero is less than one. {claim}`fixture.order`"
 ORDER_JA = "0 は 1 より小さいです。{claim}`fixture.order`"
 ASSERT = "assert total == 2\n```"
+DECLARED = ':raises: ZeroDivisionError\n:raises-match: "division by zero"\n'
+FIRST_CELL = "```{code-cell} python\ntotal = 1 + 1"
+ERROR_CELL = "page 'index', the cell at line 25"  # tagged raises-exception, declares its error
 BUILD_FAULTS = [
     BuildFault(
         "false-claim",
@@ -251,6 +254,48 @@ BUILD_FAULTS = [
         f'{ASSERT}\n\n```{{code-cell}} python\nimport warnings\nwarnings.warn("injected")\n```',
         "index.md:",
         "WARNING: stderr was found in the cell outputs",
+    ),
+    BuildFault(
+        "error-cell-raises-another-type",
+        "index.md",
+        f"{DECLARED}\ntotal / 0",
+        ':raises: RuntimeError\n:raises-match: "division by zero"\n\ntotal / zero',
+        ERROR_CELL,
+        "declares RuntimeError but raised NameError: name 'zero' is not defined",
+    ),
+    BuildFault(
+        "error-cell-another-message",
+        "index.md",
+        '"division by zero"',
+        '"modulo by zero"',
+        ERROR_CELL,
+        "raised ZeroDivisionError: division by zero, whose message does not contain "
+        "'modulo by zero'",
+    ),
+    BuildFault(
+        "error-cell-raises-nothing",
+        "index.md",
+        "total / 0",
+        "total / 1",
+        ERROR_CELL,
+        "declares ZeroDivisionError ('division by zero') but raised nothing",
+    ),
+    BuildFault(
+        "error-cell-undeclared",
+        "index.md",
+        DECLARED,
+        "",
+        ERROR_CELL,
+        "is tagged raises-exception but declares no raises: (the exception class) and no "
+        "raises-match: (a fragment of its message) (it raised ZeroDivisionError: division by zero)",
+    ),
+    BuildFault(
+        "declared-error-without-the-tag",
+        "index.md",
+        FIRST_CELL,
+        FIRST_CELL.replace("\n", f"\n{DECLARED}\n"),
+        "page 'index', the cell at line 19",
+        "declares raises: and raises-match: but is not tagged raises-exception",
     ),
 ]
 
