@@ -218,6 +218,16 @@ def _(patch: pytest.MonkeyPatch) -> None:
     patch.setattr(torch.nn.functional, "mse_loss", decomposed)
 
 
+@counterfactual("x.linear-saves-input", "Linear saves a copy of its input, not the input")
+def _(patch: pytest.MonkeyPatch) -> None:
+    real = torch.nn.functional.linear
+
+    def copying(input: torch.Tensor, weight: torch.Tensor, bias: Any = None) -> torch.Tensor:
+        return real(input.clone(), weight, bias)
+
+    patch.setattr(torch.nn.functional, "linear", copying)
+
+
 # --- x.ema-graph, x.shared-mode, x.input-gradient -----------------------------------------
 
 

@@ -547,6 +547,43 @@ def _x_mse_saves_target(obs: Observer) -> None:
         F.mse_loss(x, inference_target)
 
 
+@claim(
+    "x.linear-saves-input",
+    "With gradients enabled, an `nn.Linear` forward saves its input for backward when its "
+    "weight requires grad, and not when the whole layer is frozen and the input needs no "
+    "grad (then it saves nothing); so a trainable `Linear` called on an inference tensor "
+    "raises `RuntimeError` ('Inference tensors cannot be saved for backward').",
+)
+@deterministic
+def _x_linear_saves_input(obs: Observer) -> None:
+    layer = nn.Linear(4, 3).to(obs.device)
+    x = torch.randn(8, 4, device=obs.device)
+    for trainable in (True, False):
+        layer.requires_grad_(trainable)
+        packed: list[int] = []
+
+        def pack(tensor: torch.Tensor, packed: list[int] = packed) -> torch.Tensor:
+            packed.append(tensor.untyped_storage().data_ptr())
+            return tensor
+
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+            layer(x)
+        obs.expect(
+            f"layer.requires_grad_({trainable}); (x's storage saved, tensors saved)",
+            (x.untyped_storage().data_ptr() in packed, len(packed) > 0),
+            (trainable, trainable),
+        )
+    layer.requires_grad_(True)
+    with torch.inference_mode():
+        features = torch.randn(8, 4, device=obs.device)
+    with obs.expect_raises(
+        "with torch.inference_mode(): features = ...; layer(features)",
+        RuntimeError,
+        "Inference tensors cannot be saved for backward",
+    ):
+        layer(features)
+
+
 def _error_of(run: Callable[[], object]) -> str | None:
     """The first line of the ``RuntimeError`` that ``run()`` raises; ``None`` if it raises none."""
     try:
