@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import functools
-import gc
 import threading
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -139,17 +136,6 @@ def _(patch: pytest.MonkeyPatch) -> None:
     patch.setattr(nn.BatchNorm1d, "forward", uncounted)
 
 
-@counterfactual("x.eval-no-call", "eval is a property: naming it switches the mode")
-def _(patch: pytest.MonkeyPatch) -> None:
-    real = nn.Module.eval
-
-    def switch_and_return(self: nn.Module) -> Callable[[], nn.Module]:
-        real(self)
-        return functools.partial(real, self)
-
-    patch.setattr(nn.Module, "eval", property(switch_and_return))
-
-
 # --- x.drop-last, x.optimizer-given-only, x.sgd-by-hand, x.mse-saves-target -------------
 
 
@@ -162,60 +148,6 @@ def _(patch: pytest.MonkeyPatch) -> None:
         real(self, *args, **kwargs)
 
     patch.setattr(DataLoader, "__init__", keep_last)
-
-
-@counterfactual(
-    "x.optimizer-given-only", "Adam's step() also updates every other parameter with a .grad"
-)
-def _(patch: pytest.MonkeyPatch) -> None:
-    real = torch.optim.Adam.step
-
-    def greedy(self: torch.optim.Optimizer, closure: Any = None) -> Any:
-        loss = real(self, closure)
-        given = {id(p) for group in self.param_groups for p in group["params"]}
-        with torch.no_grad():
-            for obj in gc.get_objects():
-                if type(obj) is nn.Parameter and obj.grad is not None and id(obj) not in given:
-                    obj.sub_(1e-3 * obj.grad)
-        return loss
-
-    patch.setattr(torch.optim.Adam, "step", greedy)
-
-
-@counterfactual("x.optimizer-given-only", "add_param_group() after construction adds nothing")
-def _(patch: pytest.MonkeyPatch) -> None:
-    real_init, real_add = torch.optim.Optimizer.__init__, torch.optim.Optimizer.add_param_group
-    built: set[int] = set()
-
-    def init(self: torch.optim.Optimizer, *args: Any, **kwargs: Any) -> None:
-        real_init(self, *args, **kwargs)
-        built.add(id(self))
-
-    def add(self: torch.optim.Optimizer, group: dict[str, Any]) -> None:
-        if id(self) not in built:
-            real_add(self, group)
-
-    patch.setattr(torch.optim.Optimizer, "__init__", init)
-    patch.setattr(torch.optim.Optimizer, "add_param_group", add)
-
-
-@counterfactual("x.sgd-by-hand", "SGD's default weight_decay is 0.01")
-def _(patch: pytest.MonkeyPatch) -> None:
-    real = torch.optim.SGD.__init__
-
-    def decaying(self: torch.optim.SGD, params: Any, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("weight_decay", 0.01)
-        real(self, params, *args, **kwargs)
-
-    patch.setattr(torch.optim.SGD, "__init__", decaying)
-
-
-@counterfactual("x.mse-saves-target", "mse_loss is (input - target).square().mean()")
-def _(patch: pytest.MonkeyPatch) -> None:
-    def decomposed(input: torch.Tensor, target: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
-        return (input - target).square().mean()
-
-    patch.setattr(torch.nn.functional, "mse_loss", decomposed)
 
 
 @counterfactual("x.linear-saves-input", "Linear saves a copy of its input, not the input")

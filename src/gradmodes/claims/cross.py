@@ -9,7 +9,6 @@ from collections.abc import Callable
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
 from gradmodes.claims._common import deterministic
@@ -348,30 +347,6 @@ def _x_seed_train_mode(obs: Observer) -> None:
 
 
 @claim(
-    "x.eval-no-call",
-    "`model.eval` without parentheses only looks the method up: it returns the bound method "
-    "and leaves the model and every submodule in train mode, while `model.eval()` switches "
-    "them all to eval mode.",
-)
-@deterministic
-def _x_eval_no_call(obs: Observer) -> None:
-    model = SimpleModel().to(obs.device)
-    method = model.eval
-    obs.expect("callable(model.eval)", callable(method), True)
-    obs.expect(
-        "model.eval; {m.training for m in model.modules()}",
-        {m.training for m in model.modules()},
-        {True},
-    )
-    model.eval()
-    obs.expect(
-        "model.eval(); {m.training for m in model.modules()}",
-        {m.training for m in model.modules()},
-        {False},
-    )
-
-
-@claim(
     "x.drop-last",
     "Over a dataset of 17 samples, `DataLoader(data, batch_size=8)` yields batches of 8, 8 "
     "and 1 samples, and `DataLoader(data, batch_size=8, drop_last=True)` leaves out the last, "
@@ -387,107 +362,6 @@ def _x_drop_last(obs: Observer) -> None:
             [len(batch[0]) for batch in loader],
             sizes,
         )
-
-
-def _optimizer_classes() -> list[type[torch.optim.Optimizer]]:
-    """Every optimizer class that ``torch.optim`` exports, sorted by name.
-
-    >>> names = [cls.__name__ for cls in _optimizer_classes()]
-    >>> "SGD" in names and "LBFGS" in names and "Optimizer" not in names
-    True
-    """
-    return sorted(
-        (
-            cls
-            for cls in vars(torch.optim).values()
-            if isinstance(cls, type)
-            and issubclass(cls, torch.optim.Optimizer)
-            and cls is not torch.optim.Optimizer
-        ),
-        key=lambda cls: cls.__name__,
-    )
-
-
-@claim(
-    "x.optimizer-given-only",
-    "For every optimizer class that `torch.optim` exports, with its default settings, "
-    "`step()` changes the parameters it was given and leaves a parameter it was not given "
-    "unchanged even though that parameter has a `.grad`; after "
-    "`optimizer.add_param_group({'params': [p]})` the next `step()` changes `p` too, for "
-    "every class except `LBFGS`, whose `step()` then raises `AssertionError` ('Expected "
-    "exactly one param_group').",
-)
-@deterministic
-def _x_optimizer_given_only(obs: Observer) -> None:
-    classes = _optimizer_classes()
-    obs.record("optimizer classes", [cls.__name__ for cls in classes])
-    for cls in classes:
-        _step_given_only(obs, cls)
-
-
-def _step_given_only(obs: Observer, cls: type[torch.optim.Optimizer]) -> None:
-    """One optimizer class: a parameter it was not given, then one added to it."""
-    name = cls.__name__
-    rows = torch.tensor([0, 1], device=obs.device)
-    sparse = cls is torch.optim.SparseAdam  # it takes sparse gradients only
-    given, other = (nn.Embedding(4, 3, sparse=sparse).to(obs.device) for _ in range(2))
-    optimizer = cls(given.parameters())
-
-    def closure() -> torch.Tensor:
-        optimizer.zero_grad()
-        other.zero_grad()
-        loss = given(rows).square().sum() + other(rows).square().sum()
-        loss.backward()
-        return loss
-
-    before = given.weight.detach().clone(), other.weight.detach().clone()
-    optimizer.step(closure)
-    obs.expect(
-        f"{name}(given.parameters()).step(): (given changed, other changed, other has .grad)",
-        (
-            not torch.equal(before[0], given.weight),
-            not torch.equal(before[1], other.weight),
-            other.weight.grad is not None,
-        ),
-        (True, False, True),
-    )
-    optimizer.add_param_group({"params": [other.weight]})
-    before = given.weight.detach().clone(), other.weight.detach().clone()
-    if cls is torch.optim.LBFGS:
-        with obs.expect_raises(
-            f"{name}: add_param_group(...); step()",
-            AssertionError,
-            "Expected exactly one param_group",
-        ):
-            optimizer.step(closure)
-        return
-    optimizer.step(closure)
-    obs.expect(
-        f"{name}: add_param_group({{'params': [other.weight]}}); step(): other changed",
-        not torch.equal(before[1], other.weight),
-        True,
-    )
-
-
-@claim(
-    "x.sgd-by-hand",
-    "`torch.optim.SGD([p], lr=0.1).step()`, with its other settings at their defaults, "
-    "changes `p` to `p - 0.1 * p.grad` as computed by hand under `torch.no_grad()`, up to "
-    "float32 rounding (at most 1e-6 apart for 1000 standard-normal values), and leaves "
-    "`p.grad` as it was.",
-)
-@deterministic
-def _x_sgd_by_hand(obs: Observer) -> None:
-    p = nn.Parameter(torch.randn(1000, device=obs.device))
-    p.grad = torch.randn(1000, device=obs.device)
-    grad = p.grad.clone()
-    with torch.no_grad():
-        by_hand = p - 0.1 * p.grad
-    torch.optim.SGD([p], lr=0.1).step()
-    difference = (p.detach() - by_hand).abs().max().item()
-    obs.record("(p - by_hand).abs().max().item()", difference)
-    obs.expect("(p - by_hand).abs().max().item() <= 1e-6", difference <= 1e-6, True)
-    obs.expect("torch.equal(p.grad, grad)", torch.equal(p.grad, grad), True)
 
 
 @claim(
@@ -511,40 +385,6 @@ def _x_detach_clone(obs: Observer) -> None:
     obs.expect("c.zero_(); t.tolist() == before", t.tolist() == values, True)
     obs.expect("t.sum().backward(): error", _error_of(lambda: t.sum().backward()), None)
     obs.expect("torch.equal(w.grad, t)", w.grad is not None and torch.equal(w.grad, t), True)
-
-
-@claim(
-    "x.mse-saves-target",
-    "With an input that requires grad, `F.mse_loss(input, target)` saves `target` itself for "
-    "backward (its storage is among the tensors packed for backward), so a `target` made "
-    "under `torch.inference_mode()` makes the call raise `RuntimeError` ('Inference tensors "
-    "cannot be saved for backward').",
-)
-@deterministic
-def _x_mse_saves_target(obs: Observer) -> None:
-    x = torch.randn(4, 3, device=obs.device, requires_grad=True)
-    target = torch.randn(4, 3, device=obs.device)
-    packed: list[int] = []
-
-    def pack(tensor: torch.Tensor) -> torch.Tensor:
-        packed.append(tensor.untyped_storage().data_ptr())
-        return tensor
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
-        F.mse_loss(x, target)
-    obs.expect(
-        "target's storage among the tensors F.mse_loss(x, target) saves",
-        target.untyped_storage().data_ptr() in packed,
-        True,
-    )
-    with torch.inference_mode():
-        inference_target = torch.randn(4, 3, device=obs.device)
-    with obs.expect_raises(
-        "with torch.inference_mode(): target = ...; F.mse_loss(x, target)",
-        RuntimeError,
-        "Inference tensors cannot be saved for backward",
-    ):
-        F.mse_loss(x, inference_target)
 
 
 @claim(
