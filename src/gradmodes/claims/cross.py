@@ -389,10 +389,10 @@ def _x_detach_clone(obs: Observer) -> None:
 
 @claim(
     "x.linear-saves-input",
-    "With gradients enabled, an `nn.Linear` forward saves its input for backward when its "
-    "weight requires grad, and not when the whole layer is frozen and the input needs no "
-    "grad (then it saves nothing); so a trainable `Linear` called on an inference tensor "
-    "raises `RuntimeError` ('Inference tensors cannot be saved for backward').",
+    "With gradients enabled, an `nn.Linear(4, 3)` forward on a 2-D input that does not "
+    "require grad saves that input for backward when the layer is trainable, and saves "
+    "nothing when the whole layer is frozen; so the trainable layer called on an inference "
+    "tensor raises `RuntimeError` ('Inference tensors cannot be saved for backward').",
 )
 @deterministic
 def _x_linear_saves_input(obs: Observer) -> None:
@@ -453,7 +453,7 @@ def _lerp_chain(tensor: torch.Tensor) -> int:
     "matching parameter `e` of a frozen copy (`copy.deepcopy(model).requires_grad_(False)`) "
     "raises no error and makes `e` part of the graph: afterwards `e.requires_grad` is `True`, "
     "`e.is_leaf` is `False`, its `grad_fn` is a `LerpBackward0` linked to the one of the "
-    "previous update (a chain one node longer per update), and the copy's outputs have a "
+    "previous update (a chain one node longer per update, checked over 3 updates), and the copy's outputs have a "
     "`grad_fn`; the same updates under `torch.no_grad()` leave `e` a frozen leaf without "
     "`grad_fn`.",
 )
@@ -547,8 +547,9 @@ def _two_requests(
     "x.shared-mode",
     "The `training` flag belongs to the module object, shared by every thread: when a request "
     "function that calls `model.eval()` and then `model.train(was_training)` serves a model "
-    "left in train mode, a request that finishes while another one is inside the forward "
-    "turns that other request's Dropout back on for the rest of its forward; when "
+    "left in train mode, the first of two overlapping requests switches the model back to "
+    "train mode when it finishes, and the second, still inside its forward, runs the rest of "
+    "it with Dropout on; when "
     "`model.eval()` is called once, before serving, and the request function does not "
     "change the mode, both requests run with Dropout off.",
 )
@@ -622,7 +623,7 @@ def _helper_results(
     "for a normal or an inference-tensor input; with its body under "
     "`torch.inference_mode(False)` and `torch.enable_grad()` and its input cloned there, it "
     "returns the input gradient, as a normal tensor, under `inference_mode`, under `no_grad` "
-    "and with gradients enabled, for both inputs.",
+    "and with gradients enabled, for both inputs (checked on `nn.Linear(10, 3)`).",
 )
 @deterministic
 def _x_input_gradient(obs: Observer) -> None:
