@@ -453,9 +453,9 @@ def _lerp_chain(tensor: torch.Tensor) -> int:
     "matching parameter `e` of a frozen copy (`copy.deepcopy(model).requires_grad_(False)`) "
     "raises no error and makes `e` part of the graph: afterwards `e.requires_grad` is `True`, "
     "`e.is_leaf` is `False`, its `grad_fn` is a `LerpBackward0` linked to the one of the "
-    "previous update (a chain one node longer per update, checked over 3 updates), and the copy's outputs have a "
-    "`grad_fn`; the same updates under `torch.no_grad()` leave `e` a frozen leaf without "
-    "`grad_fn`.",
+    "previous update (a chain one node longer per update, checked over 3 updates), and the "
+    "copy's outputs have a `grad_fn`; the same updates under `torch.no_grad()` leave `e` a "
+    "frozen leaf without `grad_fn`.",
 )
 @deterministic
 def _x_ema_graph(obs: Observer) -> None:
