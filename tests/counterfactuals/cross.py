@@ -75,18 +75,13 @@ def _(patch: pytest.MonkeyPatch) -> None:
     _dropout_in_eval_too(patch)
 
 
-# --- x.detach, x.detach-clone ------------------------------------------------------------
+# --- x.detach -------------------------------------------------------------------------
 
 
 @counterfactual("x.detach", "detach() returns a copy with storage of its own")
 def _(patch: pytest.MonkeyPatch) -> None:
     real = torch.Tensor.detach
     patch.setattr(torch.Tensor, "detach", lambda self: real(self).clone())
-
-
-@counterfactual("x.detach-clone", "clone() returns a view that shares the storage")
-def _(patch: pytest.MonkeyPatch) -> None:
-    patch.setattr(torch.Tensor, "clone", lambda self, **kwargs: self.view_as(self))
 
 
 # --- x.freeze-prefix, x.evaluating, x.seed-train-mode, x.eval-no-call -----------------------

@@ -365,29 +365,6 @@ def _x_drop_last(obs: Observer) -> None:
 
 
 @claim(
-    "x.detach-clone",
-    "`t.detach().clone()` has storage of its own and does not require grad: an in-place "
-    "change to it leaves `t` unchanged, and a later `backward()` through `t` works.",
-)
-@deterministic
-def _x_detach_clone(obs: Observer) -> None:
-    w = torch.randn(3, device=obs.device, requires_grad=True)
-    t = w.exp()  # exp saves its output for backward
-    values = t.tolist()
-    c = t.detach().clone()
-    obs.expect(
-        "c.untyped_storage().data_ptr() != t.untyped_storage().data_ptr()",
-        c.untyped_storage().data_ptr() != t.untyped_storage().data_ptr(),
-        True,
-    )
-    obs.expect("c.requires_grad", c.requires_grad, False)
-    c.zero_()
-    obs.expect("c.zero_(); t.tolist() == before", t.tolist() == values, True)
-    obs.expect("t.sum().backward(): error", _error_of(lambda: t.sum().backward()), None)
-    obs.expect("torch.equal(w.grad, t)", w.grad is not None and torch.equal(w.grad, t), True)
-
-
-@claim(
     "x.linear-saves-input",
     "With gradients enabled, an `nn.Linear(4, 3)` forward on a 2-D input that does not "
     "require grad saves that input for backward when the layer is trainable, and saves "
