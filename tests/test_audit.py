@@ -37,7 +37,9 @@ def sgd(params: object, **options: float) -> torch.optim.SGD:
 
 def net() -> nn.Sequential:
     """Linear -> BatchNorm1d -> ReLU -> Dropout -> Linear, named 0 to 4."""
-    return nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Dropout(0.5), nn.Linear(8, 2))
+    return nn.Sequential(
+        nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Dropout(0.5), nn.Linear(8, 2)
+    )
 
 
 def trained_once(model: nn.Module, optimizer: torch.optim.Optimizer) -> None:
@@ -203,7 +205,9 @@ class Case(NamedTuple):
 
 FAULTY = [
     Case(frozen_backbone_bn_in_train_mode, [("frozen-bn-train-mode", ("1",))]),
-    Case(frozen_after_training_with_a_zero_grad, [("frozen-param-stepped", ("0.weight", "0.bias"))]),
+    Case(
+        frozen_after_training_with_a_zero_grad, [("frozen-param-stepped", ("0.weight", "0.bias"))]
+    ),
     Case(frozen_in_lbfgs_with_history, [("frozen-param-stepped", ("0.weight", "0.bias"))]),
     Case(head_replaced_after_the_optimizer, [("param-not-in-optimizer", ("4.weight", "4.bias"))]),
     Case(parameter_in_two_groups, [("param-in-two-groups", ("4.weight",))]),
@@ -239,7 +243,10 @@ FAULTY = [
             )
         ],
     ),
-    Case(ema_updated_outside_no_grad, [("param-has-grad-fn", ("0.weight", "0.bias", "1.weight", "1.bias"))]),
+    Case(
+        ema_updated_outside_no_grad,
+        [("param-has-grad-fn", ("0.weight", "0.bias", "1.weight", "1.bias"))],
+    ),
 ]
 
 

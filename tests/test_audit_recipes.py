@@ -44,7 +44,9 @@ def built_by(recipe: Cell) -> list[Built]:
     for name, model in models.items():
         params = {id(p) for p in model.parameters()}
         mine = [
-            o for o in optimizers if any(id(p) in params for g in o.param_groups for p in g["params"])
+            o
+            for o in optimizers
+            if any(id(p) in params for g in o.param_groups for p in g["params"])
         ]
         assert len(mine) <= 1, f"{name}: {len(mine)} optimizers"
         paired += mine

@@ -170,7 +170,7 @@ def test_help_exits_0_and_explains(
 
 # --- audit -------------------------------------------------------------------------------
 
-FACTORIES = '''
+FACTORIES = """
 import torch
 from torch import nn
 
@@ -205,7 +205,7 @@ def not_a_model():
 
 
 NOT_CALLABLE = 3
-'''
+"""
 
 
 @pytest.fixture

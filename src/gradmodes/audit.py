@@ -90,8 +90,8 @@ FINDINGS: dict[str, Explanation] = {
         "audit",
         "audit-in-two-groups",
         "audit.two-groups",
-        "{objects}: listed more than once in the optimizer's param groups: updated more than "
-        "once per step()",
+        "{objects}: listed more than once in the optimizer's param groups: step() does not "
+        "update it as it would a parameter listed once",
     ),
     "nothing-to-train": Explanation(
         "pitfalls",
@@ -130,8 +130,7 @@ FINDINGS: dict[str, Explanation] = {
         "audit",
         "audit-eval-buffers",
         "audit.eval-buffers",
-        "{objects}: buffer changed by a forward in eval mode (a call that ignores "
-        "self.training?)",
+        "{objects}: buffer changed by a forward in eval mode (a call that ignores self.training?)",
     ),
     "inference-tensor": Explanation(
         "pitfalls",
@@ -455,7 +454,7 @@ def _forwards(model: _Model, inputs: Inputs) -> tuple[list[str], list[str]]:
     random = []
     for name in model.modules:
         first, second = calls[0].get(name, []), calls[1].get(name, [])
-        if any(a[0] == b[0] and a[1] != b[1] for a, b in zip(first, second)):
+        if any(a[0] == b[0] and a[1] != b[1] for a, b in zip(first, second, strict=False)):
             random.append(name)
     innermost = [
         name

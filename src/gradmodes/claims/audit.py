@@ -71,8 +71,7 @@ def _audit_running_stats(obs: Observer) -> None:
         before = _stats(layer)
         layer.train()(x)
         obs.expect(
-            f"{cls.__name__}: requires_grad_(False); train(); forward: which of {BN_STATS} "
-            "changed",
+            f"{cls.__name__}: requires_grad_(False); train(); forward: which of {BN_STATS} changed",
             [not torch.equal(a, b) for a, b in zip(before, _stats(layer), strict=True)],
             [True, True, "Batch" in cls.__name__],
         )
@@ -157,7 +156,9 @@ def _audit_stale_grad(obs: Observer) -> None:
         "NAdam", "RAdam", "RMSprop", "Rprop", "SGD", "SparseAdam",
     }  # fmt: skip
     names = [cls.__name__ for cls in classes]
-    obs.expect("optimizer classes in torch.optim not known to this check", set(names) - known, set())
+    obs.expect(
+        "optimizer classes in torch.optim not known to this check", set(names) - known, set()
+    )
     for cls in classes:
         for set_to_none, movers in ((False, MOVED_WITH_ZERO_GRAD), (True, MOVED_WITHOUT_GRAD)):
             with warnings.catch_warnings():
@@ -180,77 +181,134 @@ def _audit_stale_grad(obs: Observer) -> None:
         )
 
 
+def _layer(cls: type[torch.optim.Optimizer], device: torch.device) -> nn.Module:
+    """A 4x4 layer that ``cls`` can train: sparse for SparseAdam, 2-D only for Muon."""
+    if cls.__name__ == "SparseAdam":
+        return nn.Embedding(4, 4, sparse=True).to(device)
+    return nn.Linear(4, 4, bias=False).to(device)
+
+
+def _forward(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    if isinstance(layer, nn.Embedding):
+        return layer(torch.arange(4, device=x.device)) * x[:4]
+    return layer(x)
+
+
 @claim(
     "audit.not-in-optimizer",
-    "An optimizer holds the parameter objects it was given: after "
-    "`optimizer = torch.optim.SGD(model.parameters(), lr=0.1)`, a layer assigned in place of "
-    "`model.head` has parameters that no param group holds, so `step()` leaves them unchanged "
-    "although `backward()` gives them a `.grad`.",
+    "Every optimizer class in `torch.optim` holds the parameter objects it was given: when a "
+    "layer is assigned in place of `model.head` after the optimizer was built, no param group "
+    "holds the new layer's parameters, and `step()` leaves them unchanged although "
+    "`backward()` gives them a `.grad`, while it changes the other parameters.",
 )
 @deterministic
 def _audit_not_in_optimizer(obs: Observer) -> None:
-    model = nn.Sequential()
-    model.add_module("body", nn.Linear(4, 4))
-    model.add_module("head", nn.Linear(4, 2))
-    model.to(obs.device)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    model.head = nn.Linear(4, 2).to(obs.device)  # a new head, after the optimizer was built
-    held = {id(p) for group in optimizer.param_groups for p in group["params"]}
-    obs.expect(
-        "[id(p) in held for p in model.head.parameters()]",
-        [id(p) in held for p in model.head.parameters()],
-        [False, False],
-    )
-    before = [p.detach().clone() for p in model.parameters()]
-    model(torch.randn(8, 4, device=obs.device)).square().sum().backward()
-    optimizer.step()
-    obs.expect(
-        "model(x).square().sum().backward(); [p.grad is not None for p in model.parameters()]",
-        [p.grad is not None for p in model.parameters()],
-        [True, True, True, True],
-    )
-    obs.expect(
-        "optimizer.step(); [changed for body.weight, body.bias, head.weight, head.bias]",
-        [not torch.equal(a, p) for a, p in zip(before, model.parameters(), strict=True)],
-        [True, True, False, False],
-    )
+    x = torch.randn(8, 4, device=obs.device)
+    for cls in _optimizers():
+        model = nn.Module()
+        model.body, model.head = _layer(cls, obs.device), _layer(cls, obs.device)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Muon's notes on its settings
+            optimizer = cls(model.parameters())
+        model.head = _layer(cls, obs.device)  # a new head, after the optimizer was built
+        held = {id(p) for group in optimizer.param_groups for p in group["params"]}
+        obs.expect(
+            f"{cls.__name__}: id(model.head.weight) in held",
+            id(model.head.weight) in held,
+            False,
+        )
+        before = [p.detach().clone() for p in model.parameters()]
+
+        def closure(
+            model: nn.Module = model, optimizer: torch.optim.Optimizer = optimizer
+        ) -> torch.Tensor:
+            optimizer.zero_grad()
+            model.head.zero_grad()
+            loss = _forward(model.head, _forward(model.body, x)).square().sum()
+            loss.backward()
+            return loss
+
+        closure()
+        optimizer.step(closure)
+        obs.expect(
+            f"{cls.__name__}: backward(); step(): (body.weight.grad is not None, "
+            "head.weight.grad is not None)",
+            (model.body.weight.grad is not None, model.head.weight.grad is not None),
+            (True, True),
+        )
+        obs.expect(
+            f"{cls.__name__}: step(): (body.weight changed, head.weight changed)",
+            tuple(not torch.equal(a, p) for a, p in zip(before, model.parameters(), strict=True)),
+            (True, False),
+        )
+
+
+def _stepped_value(
+    cls: type[torch.optim.Optimizer], listing: str, device: torch.device
+) -> torch.Tensor:
+    """A 3x3 parameter after one ``step()`` with a gradient of ones, the param groups listing
+    it ``"once"``, ``"twice"`` in one group, or once more in a group ``"appended"`` by hand."""
+    param = nn.Parameter(torch.linspace(-1.0, 1.0, 9, device=device).reshape(3, 3))
+    ones = torch.ones(3, 3, device=device)
+    grad = ones.to_sparse() if cls.__name__ == "SparseAdam" else ones
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the duplicate-parameter warning; Muon's notes
+        optimizer = cls([param, param] if listing == "twice" else [param])
+    if listing == "appended":
+        optimizer.param_groups.append({**optimizer.param_groups[0], "params": [param]})
+
+    def closure() -> torch.Tensor:  # LBFGS asks for the loss and the gradient
+        param.grad = grad.clone()
+        return torch.tensor(1.0)
+
+    closure()
+    optimizer.step(closure)
+    return param.detach().clone()
 
 
 @claim(
     "audit.two-groups",
-    "`torch.optim.SGD` refuses a parameter in two param groups (`ValueError`: 'some parameters "
-    "appear in more than one parameter group') but only warns about one listed twice in a "
-    "group, and then `step()` updates that parameter twice, as it does when a group holding it "
-    "is appended to `optimizer.param_groups` directly.",
+    "Every optimizer class in `torch.optim` refuses a parameter in two param groups "
+    "(`ValueError`: 'some parameters appear in more than one parameter group') but accepts it "
+    "listed twice in one group, with a warning, and then `step()` gives it another value than "
+    "when it is listed once; so does a group listing it again appended to "
+    "`optimizer.param_groups` by hand, in every class but `LBFGS`, whose `step()` then raises.",
 )
 @deterministic
 def _audit_two_groups(obs: Observer) -> None:
-    param = nn.Parameter(torch.zeros(2, device=obs.device))
-    with obs.expect_raises(
-        "SGD([{'params': [p]}, {'params': [p]}], lr=1.0)",
-        ValueError,
-        "some parameters appear in more than one parameter group",
-    ):
-        torch.optim.SGD([{"params": [param]}, {"params": [param]}], lr=1.0)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        twice = torch.optim.SGD([param, param], lr=1.0)
-    obs.expect(
-        "SGD([p, p], lr=1.0) warns 'duplicate parameters'",
-        any("duplicate parameters" in str(w.message) for w in caught),
-        True,
-    )
-    appended = torch.optim.SGD([param], lr=1.0)
-    appended.param_groups.append({**appended.param_groups[0], "params": [param]})
-    for what, optimizer in (
-        ("SGD([p, p], lr=1.0)", twice),
-        ("optimizer.param_groups.append({..., 'params': [p]})", appended),
-    ):
-        with torch.no_grad():
-            param.zero_()
-        param.grad = torch.ones(2, device=obs.device)
-        optimizer.step()
-        obs.expect(f"{what}; p.grad = ones; step(): p.tolist()", param.tolist(), [-2.0, -2.0])
+    for cls in _optimizers():
+        param = nn.Parameter(torch.zeros(2, 2, device=obs.device))
+        with obs.expect_raises(
+            f"{cls.__name__}([{{'params': [p]}}, {{'params': [p]}}])",
+            ValueError,
+            "some parameters appear in more than one parameter group",
+        ):
+            cls([{"params": [param]}, {"params": [param]}])
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            cls([param, param])
+        obs.expect(
+            f"{cls.__name__}([p, p]) warns 'duplicate parameters'",
+            any("duplicate parameters" in str(w.message) for w in caught),
+            True,
+        )
+        once = _stepped_value(cls, "once", obs.device)
+        obs.expect(
+            f"{cls.__name__}([p, p]).step(): p differs from {cls.__name__}([p]).step()",
+            not torch.equal(once, _stepped_value(cls, "twice", obs.device)),
+            True,
+        )
+        if cls is torch.optim.LBFGS:
+            with obs.expect_raises(
+                "LBFGS with a group appended: step()", AssertionError, "exactly one param_group"
+            ):
+                _stepped_value(cls, "appended", obs.device)
+            continue
+        obs.expect(
+            f"{cls.__name__}: a group with p appended: p differs after step()",
+            not torch.equal(once, _stepped_value(cls, "appended", obs.device)),
+            True,
+        )
 
 
 class _Net(nn.Module):
@@ -364,7 +422,9 @@ def _audit_functional_dropout(obs: Observer) -> None:
     for cls in DROPOUT_TYPES:
         x = torch.ones(shapes.get(cls.__name__, (64,)), device=obs.device)
         layer = cls(0.5).eval()
-        obs.expect(f"{cls.__name__}(0.5).eval(): torch.equal(m(x), x)", torch.equal(layer(x), x), True)
+        obs.expect(
+            f"{cls.__name__}(0.5).eval(): torch.equal(m(x), x)", torch.equal(layer(x), x), True
+        )
 
 
 class _Normalises(nn.Module):
