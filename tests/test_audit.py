@@ -24,7 +24,7 @@ from gradmodes import Finding, audit, freeze, freeze_batchnorm, trainable_parame
 from gradmodes.audit import FINDINGS
 from gradmodes.claims import get_claim
 
-Setup = tuple[nn.Module, torch.optim.Optimizer | None, object]
+Setup = tuple[nn.Module, torch.optim.Optimizer | list[torch.optim.Optimizer] | None, object]
 
 
 def x4() -> torch.Tensor:
@@ -94,6 +94,11 @@ def parameter_in_two_groups() -> Setup:
     optimizer = sgd(model.parameters())
     optimizer.param_groups.append({**optimizer.param_groups[0], "params": [model[4].weight]})
     return model, optimizer, x4()
+
+
+def parameter_in_two_optimizers() -> Setup:
+    model = net()
+    return model, [sgd(model.parameters()), torch.optim.AdamW(model[4].parameters())], x4()
 
 
 def parameter_twice_in_one_group() -> Setup:
@@ -212,6 +217,7 @@ FAULTY = [
     Case(head_replaced_after_the_optimizer, [("param-not-in-optimizer", ("4.weight", "4.bias"))]),
     Case(parameter_in_two_groups, [("param-in-two-groups", ("4.weight",))]),
     Case(parameter_twice_in_one_group, [("param-in-two-groups", ("weight",))]),
+    Case(parameter_in_two_optimizers, [("param-in-two-groups", ("4.weight", "4.bias"))]),
     Case(
         everything_frozen_with_an_optimizer,
         [("nothing-to-train", ("0.weight", "0.bias", "2.weight", "2.bias"))],
@@ -400,6 +406,12 @@ def parameter_groups_with_their_own_settings() -> Setup:
     return model, torch.optim.AdamW(groups), x4()
 
 
+def one_optimizer_per_part() -> Setup:
+    model = net()
+    backbone = [p for name, p in model.named_parameters() if not name.startswith("4.")]
+    return model, [sgd(backbone), torch.optim.AdamW(model[4].parameters())], x4()
+
+
 def optimizer_with_an_extra_parameter() -> Setup:
     model = net()
     temperature = nn.Parameter(torch.ones(()))  # learned next to the model, not inside it
@@ -457,6 +469,7 @@ CORRECT = [
     tied_weights,
     parametrized_weight,
     parameter_groups_with_their_own_settings,
+    one_optimizer_per_part,
     optimizer_with_an_extra_parameter,
     lazy_layers_not_yet_run,
     transformer_and_lstm,

@@ -138,7 +138,14 @@ REFUSED = [
         "a list of parameters as optimizer",
         lambda: audit(mlp(4), list(mlp(4).parameters())),
         TypeError,
-        r"needs a torch.optim.Optimizer \(or None\) as optimizer, got list",
+        r"needs a torch.optim.Optimizer, a list of them or None as optimizer, got Parameter",
+    ),
+    R(
+        "audit",
+        "an empty list of optimizers",
+        lambda: audit(mlp(4), []),
+        TypeError,
+        "a list of them or None as optimizer, got an empty list",
     ),
     R(
         "audit",

@@ -192,6 +192,12 @@ class Factories:
         return model, torch.optim.SGD(model.parameters(), lr=0.1)
 
 
+def two_optimizers():
+    model = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 2))
+    optimizers = [torch.optim.SGD(model[0].parameters()), torch.optim.AdamW(model[1].parameters())]
+    return model, optimizers, torch.randn(8, 4)
+
+
 def other_parameters():
     return nn.Linear(4, 2), torch.optim.SGD(nn.Linear(4, 2).parameters(), lr=0.1)
 
@@ -268,6 +274,14 @@ def test_audit_json_is_the_findings_as_data(
             }
         ],
     }
+
+
+def test_audit_takes_a_list_of_optimizers(
+    factories: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["audit", "--json", f"{factories}:two_optimizers"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["optimizer"], report["findings"]) == ("[SGD, AdamW]", [])
 
 
 def test_audit_factory_may_be_a_dotted_attribute_returning_a_pair(

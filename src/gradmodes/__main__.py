@@ -50,8 +50,9 @@ returns something else than a model)."""
 AUDIT_EPILOG = """\
 FACTORY is module:function, e.g. train:build for build() in train.py (the
 current directory is searched first). It is called without arguments and
-returns the model, or (model, optimizer), or (model, optimizer, inputs); with
-inputs, the model also runs two forwards in eval mode on them.
+returns the model, or (model, optimizer), or (model, optimizer, inputs); the
+optimizer may be a list of optimizers. With inputs, the model also runs two
+forwards in eval mode on them.
 
 exit status: 0 no finding, 1 findings, 2 usage error."""
 
@@ -182,7 +183,7 @@ def _audit(spec: str, as_json: bool) -> int:
         report = {
             "factory": spec,
             "model": type(model).__name__,
-            "optimizer": type(optimizer).__name__ if optimizer is not None else None,
+            "optimizer": _optimizer_name(optimizer) if optimizer is not None else None,
             "inputs": inputs is not None,
             "findings": [finding.as_dict() for finding in findings],
         }
@@ -230,6 +231,13 @@ def _built(spec: str) -> tuple[nn.Module, object, object]:
     return model, optimizer, inputs
 
 
+def _optimizer_name(optimizer: object) -> str:
+    """``SGD``, or ``[SGD, AdamW]`` for a list of optimizers."""
+    if isinstance(optimizer, (list, tuple)):
+        return "[" + ", ".join(type(item).__name__ for item in optimizer) + "]"
+    return type(optimizer).__name__
+
+
 def _describe(value: object) -> str:
     if isinstance(value, tuple):
         return "(" + ", ".join(type(item).__name__ for item in value) + ")"
@@ -239,7 +247,7 @@ def _describe(value: object) -> str:
 def _report(
     spec: str, model: nn.Module, optimizer: object, inputs: object, findings: list[Finding]
 ) -> str:
-    optimizer_name = type(optimizer).__name__ if optimizer is not None else "no optimizer"
+    optimizer_name = _optimizer_name(optimizer) if optimizer is not None else "no optimizer"
     lines = [f"audit {spec}: {type(model).__name__}, {optimizer_name}"]
     if inputs is None:
         lines.append("no inputs: the two eval-mode forwards did not run")

@@ -18,7 +18,7 @@ from __future__ import annotations
 import copy
 import math
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -30,7 +30,7 @@ from gradmodes._rng import seeded
 from gradmodes.modes import evaluating
 from gradmodes.probes import DROPOUT_TYPES
 
-__all__ = ["FINDINGS", "RUNNING_STATS_TYPES", "Finding", "Inputs", "audit"]
+__all__ = ["FINDINGS", "RUNNING_STATS_TYPES", "Finding", "Inputs", "Optimizers", "audit"]
 
 RUNNING_STATS_TYPES: tuple[type[nn.Module], ...] = (
     nn.BatchNorm1d,
@@ -196,9 +196,13 @@ class Finding:
         }
 
 
+Optimizers = torch.optim.Optimizer | Sequence[torch.optim.Optimizer]
+"""The optimizer that trains the model, or several that train parts of it."""
+
+
 def audit(
     model: nn.Module,
-    optimizer: torch.optim.Optimizer | None = None,
+    optimizer: Optimizers | None = None,
     inputs: Inputs | None = None,
 ) -> list[Finding]:
     """Find the pitfalls of the site in ``model`` (and its ``optimizer``); none: ``[]``.
@@ -207,10 +211,10 @@ def audit(
     also runs two forwards in eval mode under ``torch.no_grad()`` (each submodule's mode,
     the buffers and the random number generator are restored afterwards) to find modules
     that are random, or change buffers, in eval mode. Give the optimizer that trains this
-    model; parameters it holds that are not the model's are ignored. A model whose every
-    parameter is frozen and that no optimizer trains (an average of weights, a teacher)
-    is not checked for frozen BatchNorm layers in training mode. See
-    :data:`~gradmodes.audit.FINDINGS`.
+    model, or a list of the optimizers that train its parts; parameters they hold that are
+    not the model's are ignored. A model whose every parameter is frozen and that no
+    optimizer trains (an average of weights, a teacher) is not checked for frozen
+    BatchNorm layers in training mode. See :data:`~gradmodes.audit.FINDINGS`.
 
     >>> import torch
     >>> from torch import nn
@@ -226,36 +230,21 @@ def audit(
     []
     """
     require_module(model, "audit")
-    if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
-        raise TypeError(
-            "audit() needs a torch.optim.Optimizer (or None) as optimizer, got "
-            f"{type(optimizer).__name__}: {optimizer!r:.60}"
-        )
+    optimizers = _optimizers(optimizer)
     if inputs is not None and not isinstance(inputs, (torch.Tensor, tuple, list, Mapping)):
         raise TypeError(
             "audit() takes inputs as a Tensor, a tuple or list of positional arguments or a "
             f"dict of keyword arguments, got {type(inputs).__name__}: {inputs!r:.60}"
         )
     model_ = _Model(model)
-    held = _held(optimizer, model_) if optimizer is not None else {}
     found: dict[str, list[str]] = {code: [] for code in FINDINGS}
-    trained = optimizer is not None or any(p.requires_grad for p in model_.params.values())
-
+    trained = bool(optimizers) or any(p.requires_grad for p in model_.params.values())
     for name, module in model_.modules.items():
         if trained and _moving_statistics(module) and model_.frozen_region(name):
             found["frozen-bn-train-mode"].append(name)
-    if optimizer is not None:
-        frozen_held = [pid for pid in held if not model_.params[pid].requires_grad]
-        for pid in _stepped(optimizer, [model_.params[pid] for pid in frozen_held]):
-            found["frozen-param-stepped"].append(model_.names[pid])
-        for pid, param in model_.params.items():
-            if param.requires_grad and pid not in held:
-                found["param-not-in-optimizer"].append(model_.names[pid])
-            if held.get(pid, 0) > 1:
-                found["param-in-two-groups"].append(model_.names[pid])
-        if len(frozen_held) == len(held):
-            found["nothing-to-train"] = [model_.names[pid] for pid in frozen_held]
-    found.update(_modes(model_, optimizer is not None))
+    if optimizers:
+        found.update(_optimizer_findings(model_, optimizers))
+    found.update(_modes(model_, bool(optimizers)))
     if inputs is not None:
         if any(nn.parameter.is_lazy(t) for t in [*model.parameters(), *model.buffers()]):
             raise ValueError(
@@ -266,7 +255,7 @@ def audit(
         found["random-in-eval-mode"], found["buffer-changed-in-eval-mode"] = _forwards(
             model_, inputs
         )
-    if optimizer is not None or model.training:  # a model that may be trained
+    if optimizers or model.training:  # a model that may be trained
         found["inference-tensor"] = [
             name for name, tensor in model_.tensors() if torch.is_inference(tensor)
         ]
@@ -278,6 +267,48 @@ def audit(
         for code, objects in found.items()
         if objects
     ]
+
+
+def _optimizers(optimizer: object) -> list[torch.optim.Optimizer]:
+    """``optimizer`` as a list: empty for ``None``; ``TypeError`` for anything else."""
+    if optimizer is None:
+        return []
+    given = list(optimizer) if isinstance(optimizer, (list, tuple)) else [optimizer]
+    wrong = [o for o in given if not isinstance(o, torch.optim.Optimizer)]
+    if wrong or not given:
+        shown = type(wrong[0]).__name__ if wrong else "an empty list"
+        raise TypeError(
+            "audit() needs a torch.optim.Optimizer, a list of them or None as optimizer, "
+            f"got {shown}: {(wrong or [optimizer])[0]!r:.60}"
+        )
+    return given
+
+
+def _optimizer_findings(
+    model: _Model, optimizers: list[torch.optim.Optimizer]
+) -> dict[str, list[str]]:
+    """The findings about what the optimizers hold of the model's parameters."""
+    held: dict[int, int] = {}
+    stepped: set[int] = set()
+    for optimizer in optimizers:
+        mine = _held(optimizer, model)
+        for pid, count in mine.items():
+            held[pid] = held.get(pid, 0) + count
+        frozen = [model.params[pid] for pid in mine if not model.params[pid].requires_grad]
+        stepped.update(_stepped(optimizer, frozen))
+    frozen_held = [pid for pid in held if not model.params[pid].requires_grad]
+    return {
+        "frozen-param-stepped": [model.names[pid] for pid in model.params if pid in stepped],
+        "param-not-in-optimizer": [
+            model.names[pid]
+            for pid, p in model.params.items()
+            if p.requires_grad and pid not in held
+        ],
+        "param-in-two-groups": [model.names[pid] for pid in model.params if held.get(pid, 0) > 1],
+        "nothing-to-train": (
+            [model.names[pid] for pid in frozen_held] if len(frozen_held) == len(held) else []
+        ),
+    }
 
 
 class _Model:
