@@ -466,12 +466,11 @@ def _forwards(model: _Model, inputs: Inputs) -> tuple[list[str], list[str]]:
     try:
         with evaluating(root, "no_grad"), seeded(0, device):
             for seen in calls:
-                handles = [
-                    module.register_forward_hook(_recorder(seen, name), with_kwargs=True)
-                    for name, module in model.modules.items()
-                ]
+                handles = _hooks(model, seen)
                 try:
-                    _call(root, _cloned(inputs))
+                    given = _cloned(inputs)
+                    output = _call(root, given)
+                    seen[ROOT] = [(_fingerprint(given), _fingerprint(output))]
                 finally:
                     for handle in handles:
                         handle.remove()
@@ -493,6 +492,18 @@ def _forwards(model: _Model, inputs: Inputs) -> tuple[list[str], list[str]]:
         if not any(other != name and _inside(other, name) for other in random)
     ]
     return innermost, changed
+
+
+def _hooks(
+    model: _Model, seen: dict[str, list[tuple[Fingerprint, Fingerprint]]]
+) -> list[torch.utils.hooks.RemovableHandle]:
+    """A recording forward hook on every submodule that takes one (a ScriptModule does not:
+    its calls are seen only as part of the module around it)."""
+    handles = []
+    for name, module in model.modules.items():
+        if name != ROOT and not isinstance(module, torch.jit.ScriptModule):
+            handles.append(module.register_forward_hook(_recorder(seen, name), with_kwargs=True))
+    return handles
 
 
 def _inside(name: str, ancestor: str) -> bool:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 import warnings
 from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
+import torch.optim.optimizer as optimizer_module
 from torch import nn
 
 from gradmodes.audit import RUNNING_STATS_TYPES
@@ -98,6 +100,16 @@ def _optimizers() -> list[type[torch.optim.Optimizer]]:
     )
 
 
+def _default(
+    cls: type[torch.optim.Optimizer], params: list[nn.Parameter] | list[dict[str, object]]
+) -> torch.optim.Optimizer:
+    """``cls(params)`` with its default settings (``lr=1e-3`` where ``lr`` has no default,
+    as for ``SGD`` before torch 2.2)."""
+    lr = inspect.signature(cls).parameters.get("lr")
+    required = lr is not None and lr.default is getattr(optimizer_module, "required", None)
+    return cls(params, lr=1e-3) if required else cls(params)  # type: ignore[arg-type]
+
+
 MOVED_WITH_ZERO_GRAD = {"ASGD", "Adam", "AdamW", "Adamax", "LBFGS", "Muon", "NAdam", "RAdam"}
 MOVED_WITHOUT_GRAD = {"LBFGS"}
 
@@ -163,7 +175,12 @@ def _audit_stale_grad(obs: Observer) -> None:
         for set_to_none, movers in ((False, MOVED_WITH_ZERO_GRAD), (True, MOVED_WITHOUT_GRAD)):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # e.g. Muon's note on its learning rate
-                moved = _moves_frozen(cls, set_to_none, obs.device, cls.__name__ == "SparseAdam")
+                moved = _moves_frozen(
+                    functools.partial(_default, cls),
+                    set_to_none,
+                    obs.device,
+                    cls.__name__ == "SparseAdam",
+                )
             obs.expect(
                 f"{cls.__name__}: step(); zero_grad(set_to_none={set_to_none}); "
                 "weight.requires_grad_(False); step(): weight changed",
@@ -209,7 +226,7 @@ def _audit_not_in_optimizer(obs: Observer) -> None:
         model.body, model.head = _layer(cls, obs.device), _layer(cls, obs.device)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Muon's notes on its settings
-            optimizer = cls(model.parameters())
+            optimizer = _default(cls, list(model.parameters()))
         model.head = _layer(cls, obs.device)  # a new head, after the optimizer was built
         held = {id(p) for group in optimizer.param_groups for p in group["params"]}
         obs.expect(
@@ -253,7 +270,7 @@ def _stepped_value(
     grad = ones.to_sparse() if cls.__name__ == "SparseAdam" else ones
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the duplicate-parameter warning; Muon's notes
-        optimizer = cls([param, param] if listing == "twice" else [param])
+        optimizer = _default(cls, [param, param] if listing == "twice" else [param])
     if listing == "appended":
         optimizer.param_groups.append({**optimizer.param_groups[0], "params": [param]})
 
@@ -283,10 +300,10 @@ def _audit_two_groups(obs: Observer) -> None:
             ValueError,
             "some parameters appear in more than one parameter group",
         ):
-            cls([{"params": [param]}, {"params": [param]}])
+            _default(cls, [{"params": [param]}, {"params": [param]}])
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            cls([param, param])
+            _default(cls, [param, param])
         obs.expect(
             f"{cls.__name__}([p, p]) warns 'duplicate parameters'",
             any("duplicate parameters" in str(w.message) for w in caught),
