@@ -96,7 +96,7 @@ FINDINGS: dict[str, Explanation] = {
     "nothing-to-train": Explanation(
         "pitfalls",
         "pitfall-element-0",
-        "rg.all-frozen-backward",
+        "audit.nothing-to-train",
         "every parameter the optimizer holds is frozen ({objects}): nothing would train",
     ),
     "model-in-eval-mode": Explanation(

@@ -142,3 +142,21 @@ def _(patch: pytest.MonkeyPatch) -> None:
             return real(self, end, weight)
 
     patch.setattr(torch.Tensor, "lerp_", lerp_)
+
+
+@counterfactual(
+    "audit.nothing-to-train", "AdamW's weight decay also shrinks parameters without a .grad"
+)
+def _(patch: pytest.MonkeyPatch) -> None:
+    real = torch.optim.AdamW.step
+
+    def step(self: torch.optim.AdamW, closure: Any = None) -> Any:
+        loss = real(self, closure)
+        with torch.no_grad():
+            for group in self.param_groups:
+                for param in group["params"]:
+                    if param.grad is None:
+                        param.mul_(1 - group["lr"] * group["weight_decay"])
+        return loss
+
+    patch.setattr(torch.optim.AdamW, "step", step)

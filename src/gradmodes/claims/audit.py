@@ -38,9 +38,9 @@ def _stats(module: nn.Module) -> list[torch.Tensor]:
     "The running-statistics layers of `torch.nn` (`BatchNorm1d`, `BatchNorm2d`, `BatchNorm3d`, "
     "`SyncBatchNorm`, and `InstanceNorm1d`, `InstanceNorm2d`, `InstanceNorm3d` with "
     "`track_running_stats=True`; a `Lazy` variant becomes one of them at its first forward), "
-    "with every parameter frozen, change `running_mean` and `running_var` in each forward in "
-    "training mode (the BatchNorm classes also count it in `num_batches_tracked`) and leave "
-    "them unchanged in eval mode.",
+    "with every parameter frozen, or with none (`affine=False`), change `running_mean` and "
+    "`running_var` in each forward in training mode (the BatchNorm classes also count it in "
+    "`num_batches_tracked`) and leave them unchanged in eval mode.",
 )
 @deterministic
 def _audit_running_stats(obs: Observer) -> None:
@@ -57,33 +57,39 @@ def _audit_running_stats(obs: Observer) -> None:
         sorted(cls.__name__ for cls in RUNNING_STATS_TYPES),
     )
     for cls in RUNNING_STATS_TYPES:
-        options = {} if "Batch" in cls.__name__ else {"affine": True, "track_running_stats": True}
-        layer = (cls(**options) if cls.__name__.startswith("Lazy") else cls(3, **options)).to(
-            obs.device
-        )
-        x = torch.randn(*_shape(cls), device=obs.device)
-        if cls.__name__.startswith("Lazy"):
-            layer.train()(x)  # the first forward gives the layer its parameters
-            obs.expect(
-                f"type({cls.__name__}(...)) after its first forward",
-                type(layer).__name__,
-                cls.__name__.removeprefix("Lazy"),
-            )
-        layer.requires_grad_(False)
-        before = _stats(layer)
-        layer.train()(x)
+        for affine in (True, False):
+            _check_running_stats(obs, cls, affine)
+
+
+def _check_running_stats(obs: Observer, cls: type[nn.Module], affine: bool) -> None:
+    options: dict[str, bool] = {"affine": affine, "track_running_stats": True}
+    lazy = cls.__name__.startswith("Lazy")
+    layer = (cls(**options) if lazy else cls(3, **options)).to(obs.device)  # type: ignore[call-arg]
+    x = torch.randn(*_shape(cls), device=obs.device)
+    name = f"{cls.__name__}(affine={affine})"
+    if lazy:
+        layer.train()(x)  # the first forward gives the layer its parameters
         obs.expect(
-            f"{cls.__name__}: requires_grad_(False); train(); forward: which of {BN_STATS} changed",
-            [not torch.equal(a, b) for a, b in zip(before, _stats(layer), strict=True)],
-            [True, True, "Batch" in cls.__name__],
+            f"type({name}) after its first forward",
+            type(layer).__name__,
+            cls.__name__.removeprefix("Lazy"),
         )
-        before = _stats(layer)
-        layer.eval()(x)
-        obs.expect(
-            f"{cls.__name__}: eval(); forward: which of {BN_STATS} changed",
-            [not torch.equal(a, b) for a, b in zip(before, _stats(layer), strict=True)],
-            [False, False, False],
-        )
+    layer.requires_grad_(False)
+    obs.expect(f"{name}: len(list(parameters()))", len(list(layer.parameters())), 2 * affine)
+    before = _stats(layer)
+    layer.train()(x)
+    obs.expect(
+        f"{name}: requires_grad_(False); train(); forward: which of {BN_STATS} changed",
+        [not torch.equal(a, b) for a, b in zip(before, _stats(layer), strict=True)],
+        [True, True, "Batch" in cls.__name__],
+    )
+    before = _stats(layer)
+    layer.eval()(x)
+    obs.expect(
+        f"{name}: eval(); forward: which of {BN_STATS} changed",
+        [not torch.equal(a, b) for a, b in zip(before, _stats(layer), strict=True)],
+        [False, False, False],
+    )
 
 
 def _optimizers() -> list[type[torch.optim.Optimizer]]:
@@ -260,6 +266,42 @@ def _audit_not_in_optimizer(obs: Observer) -> None:
         )
 
 
+@claim(
+    "audit.nothing-to-train",
+    "With every parameter frozen, `backward()` of a loss computed from an input that requires "
+    "grad gives no parameter a `.grad`, and the `step()` of every optimizer class in "
+    "`torch.optim` given those parameters changes none of them.",
+)
+@deterministic
+def _audit_nothing_to_train(obs: Observer) -> None:
+    for cls in _optimizers():
+        layers = nn.ModuleList([_layer(cls, obs.device), _layer(cls, obs.device)])
+        layers.requires_grad_(False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Muon's notes on its settings
+            optimizer = _default(cls, list(layers.parameters()))
+        x = torch.randn(8, 4, device=obs.device, requires_grad=True)
+        before = [p.detach().clone() for p in layers.parameters()]
+
+        def closure(layers: nn.ModuleList = layers, x: torch.Tensor = x) -> torch.Tensor:
+            loss = _forward(layers[1], _forward(layers[0], x)).square().sum()
+            loss.backward()
+            return loss
+
+        closure()
+        obs.expect(
+            f"{cls.__name__}: all frozen; loss.backward(): [p.grad for p in parameters]",
+            [p.grad for p in layers.parameters()],
+            [None, None],
+        )
+        optimizer.step(closure)
+        obs.expect(
+            f"{cls.__name__}: step(): any parameter changed",
+            any(not torch.equal(a, p) for a, p in zip(before, layers.parameters(), strict=True)),
+            False,
+        )
+
+
 def _stepped_value(
     cls: type[torch.optim.Optimizer], listing: str, device: torch.device
 ) -> torch.Tensor:
@@ -338,6 +380,10 @@ class _Net(nn.Module):
         return self.head(self.body(x))
 
 
+def _flags(model: nn.Module) -> set[bool]:
+    return {module.training for module in model.modules()}
+
+
 def _drops(module: nn.Module, x: torch.Tensor) -> bool:
     """Whether ``module`` (a Dropout) zeroes elements of ``x`` now."""
     return bool((module(x) == 0).any())
@@ -354,6 +400,10 @@ def _drops(module: nn.Module, x: torch.Tensor) -> bool:
 def _audit_mixed_modes(obs: Observer) -> None:
     x = torch.ones(64, device=obs.device)
     model = _Net().to(obs.device)
+    model.eval()
+    obs.expect("model.eval(); {m.training for m in model.modules()}", _flags(model), {False})
+    model.train()
+    obs.expect("model.train(); {m.training for m in model.modules()}", _flags(model), {True})
     model.eval()
     model.head.train()
     obs.expect(
