@@ -64,9 +64,11 @@ nitpick_ignore = [
         "torch.nn.modules.module.Module",
         "torch.nn.modules.container.Sequential",
         "torch.nn.parameter.Parameter",
+        "torch.optim.optimizer.Optimizer",
         "collections.abc.Callable",
         "collections.abc.Iterable",
         "collections.abc.Iterator",
+        "collections.abc.Mapping",
         "collections.abc.Sequence",
         "contextlib.AbstractContextManager",
         "gradmodes.modes.M",  # the TypeVar of evaluating(): "the type of the model passed in"

@@ -20,6 +20,7 @@ import gradmodes
 import gradmodes.claims
 from gradmodes import (
     SimpleModel,
+    audit,
     behaviour_matrix,
     count_saved,
     evaluating,
@@ -131,6 +132,50 @@ REFUSED = [
         TypeError,
         "takes tensors, got int",
     ),
+    R("audit", "a str model", lambda: audit("model"), TypeError, r"audit\(\) needs a torch.nn"),
+    R(
+        "audit",
+        "a list of parameters as optimizer",
+        lambda: audit(mlp(4), list(mlp(4).parameters())),
+        TypeError,
+        r"needs a torch.optim.Optimizer, a list of them or None as optimizer, got Parameter",
+    ),
+    R(
+        "audit",
+        "an empty list of optimizers",
+        lambda: audit(mlp(4), []),
+        TypeError,
+        "a list of them or None as optimizer, got an empty list",
+    ),
+    R(
+        "audit",
+        "an optimizer over other parameters",
+        lambda: audit(mlp(4), torch.optim.SGD(mlp(4).parameters(), lr=0.1)),
+        ValueError,
+        r"the optimizer \(SGD, 4 tensors in 1 param groups\) holds none of the parameters of "
+        r"the model \(Sequential, 4 parameters\); give the optimizer that trains this model",
+    ),
+    R(
+        "audit",
+        "an int as inputs",
+        lambda: audit(mlp(4), None, 4),
+        TypeError,
+        "takes inputs as a Tensor, a tuple or list of positional arguments or a dict",
+    ),
+    R(
+        "audit",
+        "inputs of the wrong shape",
+        lambda: audit(mlp(4), None, torch.randn(2, 5)),
+        ValueError,
+        "the model's forward in eval mode failed on the inputs given: RuntimeError: mat1",
+    ),
+    R(
+        "audit",
+        "inputs for lazy layers not yet run",
+        lambda: audit(nn.Sequential(nn.LazyLinear(2)), None, torch.randn(2, 3)),
+        ValueError,
+        "lazy modules that no forward has initialized yet",
+    ),
     R("check", "a misspelt id", lambda: check("eval.flg"), UnknownClaim, "did you mean eval.flag"),
     R("check", "an int id", lambda: check(3), TypeError, "a claim id is a str"),
     R("check", "an int device", lambda: check("eval.flag", 0), TypeError, "device must be a"),
@@ -191,6 +236,10 @@ def _matrix(factory: Callable[[], nn.Module], width: int) -> set[tuple[object, .
     return {(r.dropout_active, r.bn_stats_updated) for r in rows}
 
 
+def _audited(model: nn.Module, x: torch.Tensor) -> list[gradmodes.Finding]:
+    return audit(model, torch.optim.SGD(model.parameters()), x)
+
+
 EMPTY, PLAIN = "an empty model", "a model without BatchNorm and Dropout"
 A = Answered
 ANSWERED = [
@@ -205,6 +254,9 @@ ANSWERED = [
     A("behaviour_matrix", EMPTY, lambda: _matrix(nn.Sequential, 3), {(None, None)}),
     A("behaviour_matrix", PLAIN, lambda: _matrix(lambda: mlp(4), 4), {(None, None)}),
     A("format_matrix", "no rows", lambda: len(format_matrix([]).splitlines()), 1),
+    A("audit", EMPTY, lambda: audit(nn.Sequential(), None, torch.ones(2)), []),
+    A("audit", PLAIN, lambda: _audited(mlp(4), torch.ones(2, 4)), []),
+    A("audit", "a model without parameters", lambda: audit(nn.ReLU(), None, torch.ones(2)), []),
     A("evaluating", EMPTY, lambda: _restored(nn.Sequential()), True),
     A("evaluating", "a model already in eval mode", lambda: _restored(mlp(4).eval()), False),
 ]
@@ -227,6 +279,15 @@ USAGE = [
     Usage(["check", "--device", "tpu"], "argument --device: invalid choice: 'tpu'"),
     Usage(["matrix", "--device"], "expected one argument"),
     Usage(["list", "extra"], "unrecognized arguments: extra"),
+    Usage(["audit"], "the following arguments are required: FACTORY"),
+    Usage(["audit", "gradmodes"], "FACTORY must be module:function (e.g. train:build"),
+    Usage(["audit", "gradmodes:"], "FACTORY must be module:function"),
+    Usage(["audit", ":mlp"], "FACTORY must be module:function"),
+    Usage(["audit", "gradmodes:mlp-2"], "FACTORY must be module:function"),
+    Usage(["audit", "no_such_module_here:build"], "cannot import 'no_such_module_here'"),
+    Usage(["audit", "gradmodes.models:nope"], "'gradmodes.models' has no attribute 'nope'"),
+    Usage(["audit", "json:loads"], "json:loads() raised TypeError: "),
+    Usage(["audit", "os:getcwd"], "must return a model, (model, optimizer) or (model, "),
 ]
 
 

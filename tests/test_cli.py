@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
 from typing import NamedTuple
 
 import pytest
@@ -155,6 +158,7 @@ def test_matrix_prints_the_behaviour_matrix(capsys: pytest.CaptureFixture[str]) 
         (["--help"], "examples:"),
         (["check", "--help"], "status (verified, not-run, not-applicable, FAILED, ERROR)"),
         (["matrix", "--help"], "trainable/frozen"),
+        (["audit", "--help"], "exit status: 0 no finding, 1 findings, 2 usage error"),
     ],
 )
 def test_help_exits_0_and_explains(
@@ -162,3 +166,145 @@ def test_help_exits_0_and_explains(
 ) -> None:
     assert main(argv) == 0
     assert fragment in " ".join(capsys.readouterr().out.split())
+
+
+# --- audit -------------------------------------------------------------------------------
+
+FACTORIES = """
+import torch
+from torch import nn
+
+
+def faulty():
+    model = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4), nn.Linear(4, 2))
+    model[:2].requires_grad_(False)
+    return model, torch.optim.SGD(model[2].parameters(), lr=0.1), torch.randn(8, 4)
+
+
+def correct():
+    return nn.Sequential(nn.Linear(4, 2), nn.ReLU())
+
+
+class Factories:
+    @staticmethod
+    def pair():
+        model = nn.Linear(4, 2)
+        return model, torch.optim.SGD(model.parameters(), lr=0.1)
+
+
+def two_optimizers():
+    model = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 2))
+    optimizers = [torch.optim.SGD(model[0].parameters()), torch.optim.AdamW(model[1].parameters())]
+    return model, optimizers, torch.randn(8, 4)
+
+
+def other_parameters():
+    return nn.Linear(4, 2), torch.optim.SGD(nn.Linear(4, 2).parameters(), lr=0.1)
+
+
+def raises():
+    raise RuntimeError("no checkpoint here")
+
+
+def not_a_model():
+    return "model", None
+
+
+NOT_CALLABLE = 3
+"""
+
+
+@pytest.fixture
+def factories(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A module of factories in the current directory (a new name per test); its name."""
+    name = f"train_{tmp_path.name.replace('-', '_')}"
+    (tmp_path / f"{name}.py").write_text(FACTORIES, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))  # the CLI adds the current directory
+    return name
+
+
+def test_audit_reports_each_finding_and_exits_1(
+    factories: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["audit", f"{factories}:faulty"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out.splitlines() == [
+        f"audit {factories}:faulty: Sequential, SGD",
+        "",
+        "frozen-bn-train-mode: 1 (BatchNorm1d): parameters frozen, yet in training mode: "
+        "training forwards still change the running statistics",
+        "  see pitfalls.html#pitfall-frozen-bn (claim audit.running-stats)",
+        "",
+        "1 finding",
+    ]
+    assert captured.err == ""
+
+
+def test_audit_of_a_correct_model_exits_0_and_says_what_did_not_run(
+    factories: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["audit", f"{factories}:correct"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"audit {factories}:correct: Sequential, no optimizer",
+        "no inputs: the two eval-mode forwards did not run",
+        "",
+        "no finding",
+    ]
+
+
+def test_audit_json_is_the_findings_as_data(
+    factories: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["audit", "--json", f"{factories}:faulty"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report == {
+        "factory": f"{factories}:faulty",
+        "model": "Sequential",
+        "optimizer": "SGD",
+        "inputs": True,
+        "findings": [
+            {
+                "code": "frozen-bn-train-mode",
+                "objects": ["1"],
+                "message": "1 (BatchNorm1d): parameters frozen, yet in training mode: "
+                "training forwards still change the running statistics",
+                "link": "pitfalls.html#pitfall-frozen-bn",
+                "claim": "audit.running-stats",
+            }
+        ],
+    }
+
+
+def test_audit_takes_a_list_of_optimizers(
+    factories: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["audit", "--json", f"{factories}:two_optimizers"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["optimizer"], report["findings"]) == ("[SGD, AdamW]", [])
+
+
+def test_audit_factory_may_be_a_dotted_attribute_returning_a_pair(
+    factories: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["audit", "--json", f"{factories}:Factories.pair"]) == 0
+    assert json.loads(capsys.readouterr().out)["findings"] == []
+
+
+@pytest.mark.parametrize(
+    ("factory", "message"),
+    [
+        ("other_parameters", "holds none of the parameters of the model (Linear, 2 parameters)"),
+        ("raises", "raised RuntimeError: no checkpoint here"),
+        ("not_a_model", "must return a model, (model, optimizer) or (model, optimizer, inputs), "),
+        ("NOT_CALLABLE", "is not a function to call (it is int: 3)"),
+        ("missing", "has no attribute 'missing'"),
+    ],
+)
+def test_audit_factory_errors_exit_2_and_say_why(
+    factory: str, message: str, factories: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["audit", f"{factories}:{factory}"]) == 2
+    captured = capsys.readouterr()
+    assert message in captured.err
+    assert captured.out == "", "no report"

@@ -11,6 +11,7 @@
 The registered claims live in :mod:`gradmodes.claims`.
 """
 
+from gradmodes.audit import Finding, audit
 from gradmodes.freeze import (
     freeze,
     freeze_batchnorm,
@@ -25,11 +26,13 @@ from gradmodes.probes import Observation, SavedTensors, count_saved, observe
 
 __all__ = [
     "GRAD_MODES",
+    "Finding",
     "GradMode",
     "MatrixRow",
     "Observation",
     "SavedTensors",
     "SimpleModel",
+    "audit",
     "behaviour_matrix",
     "count_saved",
     "evaluating",

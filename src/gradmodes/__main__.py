@@ -1,4 +1,5 @@
-"""Command line: check the site's claims against your torch, or print the behaviour matrix.
+"""Command line: check the site's claims against your torch, print the behaviour matrix, or
+audit a model of yours for the site's pitfalls.
 
 >>> main(["check", "eval.flag", "ng.outputs"])  # doctest: +ELLIPSIS
 torch ..., Python ...
@@ -11,13 +12,19 @@ ng.outputs  verified  cpu
 from __future__ import annotations
 
 import argparse
+import importlib
+import json
+import os
 import platform
 import sys
+import traceback
 from collections.abc import Sequence
 
 import torch
+from torch import nn
 
 from gradmodes._rng import seeded
+from gradmodes.audit import Finding, audit
 from gradmodes.claims import Claim, ClaimFailed, UnknownClaim, all_claims, get_claim
 from gradmodes.matrix import behaviour_matrix, format_matrix
 from gradmodes.models import SimpleModel
@@ -33,9 +40,21 @@ examples:
   python -m gradmodes check rg.memory im.faster check two claims
   python -m gradmodes list                      ids and statements
   python -m gradmodes matrix                    train/eval x grad mode x frozen
+  python -m gradmodes audit train:build         audit what train.build() returns
 
-exit status: 0 all checked claims hold, 1 a claim is false or its check
-crashed, 2 usage error (unknown command, claim id or device)."""
+exit status: 0 all checked claims hold (audit: no finding), 1 a claim is
+false or its check crashed (audit: findings), 2 usage error (unknown command,
+claim id or device; audit: a factory that cannot be imported, raises or
+returns something else than a model)."""
+
+AUDIT_EPILOG = """\
+FACTORY is module:function, e.g. train:build for build() in train.py (the
+current directory is searched first). It is called without arguments and
+returns the model, or (model, optimizer), or (model, optimizer, inputs); the
+optimizer may be a list of optimizers. With inputs, the model also runs two
+forwards in eval mode on them.
+
+exit status: 0 no finding, 1 findings, 2 usage error."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -49,6 +68,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for registered in all_claims():
             print(f"{registered.id}: {registered.statement}")
         return 0
+    if args.command == "audit":
+        return _audit(args.factory, args.json)
     if args.device == "cuda" and not torch.cuda.is_available():
         print(
             f"error: --device cuda: torch {torch.__version__} sees no CUDA device; "
@@ -86,6 +107,16 @@ def _parser() -> argparse.ArgumentParser:
         "trainable/frozen parameters, and print the table.",
     )
     _device_option(matrix, "run the model on DEVICE (default: cpu)")
+    audit_ = commands.add_parser(
+        "audit",
+        help="find the site's pitfalls in a model of yours",
+        description="Build a model (and optimizer) with FACTORY and report every pitfall of "
+        "the site found in them, each with the page that explains it and the claim behind it.",
+        epilog=AUDIT_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    audit_.add_argument("factory", metavar="FACTORY", help="module:function, e.g. train:build")
+    audit_.add_argument("--json", action="store_true", help="print the findings as JSON")
     return parser
 
 
@@ -135,6 +166,101 @@ def _matrix(device: str) -> int:
         inputs = torch.randn(16, 10).to(device)
     print(format_matrix(behaviour_matrix(lambda: SimpleModel().to(device), inputs)))
     return 0
+
+
+class UsageError(Exception):
+    """The audit cannot run: a bad FACTORY, or one that fails; exit status 2."""
+
+
+def _audit(spec: str, as_json: bool) -> int:
+    try:
+        model, optimizer, inputs = _built(spec)
+        findings = audit(model, optimizer, inputs)  # type: ignore[arg-type]
+    except (UsageError, TypeError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if as_json:
+        report = {
+            "factory": spec,
+            "model": type(model).__name__,
+            "optimizer": _optimizer_name(optimizer) if optimizer is not None else None,
+            "inputs": inputs is not None,
+            "findings": [finding.as_dict() for finding in findings],
+        }
+        print(json.dumps(report, indent=2))
+    else:
+        print(_report(spec, model, optimizer, inputs, findings))
+    return 1 if findings else 0
+
+
+def _built(spec: str) -> tuple[nn.Module, object, object]:
+    """Import and call ``module:function``; return (model, optimizer, inputs)."""
+    module_name, colon, function_name = spec.partition(":")
+    names = [module_name, *function_name.split(".")]
+    if not colon or not all(name.isidentifier() for part in names for name in part.split(".")):
+        raise UsageError(
+            f"FACTORY must be module:function (e.g. train:build for build() in train.py), "
+            f"got {spec!r}"
+        )
+    if os.getcwd() not in sys.path:  # as `python -m` does, also for the `gradmodes` script
+        sys.path.insert(0, os.getcwd())
+    try:
+        target: object = importlib.import_module(module_name)
+    except ImportError as error:
+        raise UsageError(f"cannot import {module_name!r} for {spec}: {error}") from None
+    for name in function_name.split("."):
+        if not hasattr(target, name):
+            raise UsageError(f"{spec}: {module_name!r} has no attribute {function_name!r}")
+        target = getattr(target, name)
+    if not callable(target):
+        raise UsageError(
+            f"{spec} is not a function to call (it is {type(target).__name__}: {target!r:.40})"
+        )
+    try:
+        built = target()
+    except Exception as error:
+        traceback.print_exc()
+        raise UsageError(f"{spec}() raised {type(error).__name__}: {error}") from None
+    parts = built if isinstance(built, tuple) else (built,)
+    if not 1 <= len(parts) <= 3 or not isinstance(parts[0], nn.Module):
+        raise UsageError(
+            f"{spec}() must return a model, (model, optimizer) or (model, optimizer, inputs), "
+            f"got {_describe(built)}"
+        )
+    model, optimizer, inputs = (*parts, None, None)[:3]
+    return model, optimizer, inputs
+
+
+def _optimizer_name(optimizer: object) -> str:
+    """``SGD``, or ``[SGD, AdamW]`` for a list of optimizers."""
+    if isinstance(optimizer, (list, tuple)):
+        return "[" + ", ".join(type(item).__name__ for item in optimizer) + "]"
+    return type(optimizer).__name__
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, tuple):
+        return "(" + ", ".join(type(item).__name__ for item in value) + ")"
+    return type(value).__name__
+
+
+def _report(
+    spec: str, model: nn.Module, optimizer: object, inputs: object, findings: list[Finding]
+) -> str:
+    optimizer_name = _optimizer_name(optimizer) if optimizer is not None else "no optimizer"
+    lines = [f"audit {spec}: {type(model).__name__}, {optimizer_name}"]
+    if inputs is None:
+        lines.append("no inputs: the two eval-mode forwards did not run")
+    for finding in findings:
+        lines += [
+            "",
+            f"{finding.code}: {finding.message}",
+            *([f"  objects: {', '.join(finding.objects)}"] if len(finding.objects) > 4 else []),
+            f"  see {finding.link} (claim {finding.claim})",
+        ]
+    count = len(findings)
+    lines += ["", f"{count} finding{'s' if count != 1 else ''}" if count else "no finding"]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
