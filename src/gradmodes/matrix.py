@@ -44,6 +44,10 @@ class MatrixRow:
     bn_stats_updated: bool | None
     output_requires_grad: bool
     saved_bytes: int
+    """Bytes referenced by the tensors saved for backward (:attr:`Observation.saved_bytes`)."""
+    saved_storage_bytes: int
+    """Distinct storage bytes those tensors keep alive beyond the model's parameters and
+    buffers and the input (:attr:`Observation.saved_storage_bytes`)."""
     backward_ok: bool
 
 
@@ -107,6 +111,7 @@ def behaviour_matrix(
                         bn_stats_updated=seen.bn_stats_updated,
                         output_requires_grad=seen.output_requires_grad,
                         saved_bytes=seen.saved_bytes,
+                        saved_storage_bytes=seen.saved_storage_bytes,
                         backward_ok=bool(seen.backward_ok),
                     )
                 )
@@ -119,12 +124,12 @@ def format_matrix(rows: Sequence[MatrixRow]) -> str:
     Every header and value is a code name, ``True``/``False`` or a number, so the
     table reads the same in any language.
 
-    >>> row = MatrixRow(False, "no_grad", True, None, False, False, 0, False)
+    >>> row = MatrixRow(False, "no_grad", True, None, False, False, 0, 0, False)
     >>> header, line = format_matrix([row]).splitlines()
     >>> header.split()[:3]
     ['training', 'grad_mode', 'requires_grad']
     >>> line.split()
-    ['False', 'no_grad', 'True', '-', 'False', 'False', '0', 'False']
+    ['False', 'no_grad', 'True', '-', 'False', 'False', '0', '0', 'False']
     """
     for row in rows:
         if not isinstance(row, MatrixRow):
