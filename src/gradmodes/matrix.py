@@ -4,9 +4,9 @@
 >>> len(rows)
 12
 >>> print(format_matrix(rows[:2]))
-training  grad_mode  requires_grad  dropout_active  bn_stats_updated  output_requires_grad  saved_bytes  backward_ok
-True      grad       True           True            True              True                  1520         True
-True      grad       False          True            True              False                 0            False
+training  grad_mode  requires_grad  dropout_active  bn_stats_updated  output_requires_grad  saved_bytes  saved_storage_bytes  backward_ok
+True      grad       True           True            True              True                  1520         1360                 True
+True      grad       False          True            True              False                 0            0                    False
 """  # noqa: E501 (the table is wider than a code line)
 
 from __future__ import annotations
@@ -71,6 +71,8 @@ def behaviour_matrix(
     >>> rows = behaviour_matrix(lambda: mlp(4), torch.randn(2, 4))
     >>> [(r.grad_mode, r.saved_bytes) for r in rows if r.training and r.requires_grad]
     [('grad', 160), ('no_grad', 0), ('inference_mode', 0)]
+    >>> [r.saved_storage_bytes for r in rows if r.training and r.requires_grad]
+    [32, 0, 0]
     """
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise TypeError(f"seed must be an int, got {type(seed).__name__}: {seed!r}")
