@@ -94,7 +94,7 @@ class Observer:
     claim_id: str
     device: torch.device
     observations: list[tuple[str, str]] = field(default_factory=list)
-    expectations: int = 0  # how many expect / expect_raises calls the check made
+    expectations: int = field(default=0, init=False)  # expect / expect_raises calls made
 
     def record(self, what: str, value: object) -> None:
         """Record an observation without an expectation."""
