@@ -79,27 +79,6 @@ def _(patch: pytest.MonkeyPatch) -> None:
     patch.setattr(torch.Tensor, "requires_grad_", requires_grad_)
 
 
-# --- rg.inference-flag ----------------------------------------------------------------------
-
-
-@counterfactual("rg.inference-flag", "inference_mode() is an alias of no_grad()")
-def _(patch: pytest.MonkeyPatch) -> None:
-    patch.setattr(torch, "inference_mode", torch.no_grad)
-
-
-@counterfactual("rg.inference-flag", "an inference tensor accepts requires_grad=True anywhere")
-def _(patch: pytest.MonkeyPatch) -> None:
-    real = torch.Tensor.requires_grad_
-
-    def requires_grad_(self: torch.Tensor, requires_grad: bool = True) -> torch.Tensor:
-        if torch.is_inference(self):
-            with torch.inference_mode():
-                return real(self, requires_grad)
-        return real(self, requires_grad)
-
-    patch.setattr(torch.Tensor, "requires_grad_", requires_grad_)
-
-
 # --- rg.no-grad-leaf ------------------------------------------------------------------------
 
 

@@ -102,35 +102,6 @@ def _rg_float_only(obs: Observer) -> None:
 
 
 @claim(
-    "rg.inference-flag",
-    "Outside `torch.inference_mode()`, an inference tensor `t` (one created inside the mode) "
-    "cannot be made to require grad: `t.requires_grad_()`, `t.requires_grad = True` and "
-    "`nn.Parameter(t)` raise `RuntimeError` ('Setting requires_grad=True on inference tensor "
-    "outside InferenceMode is not allowed'), while inside the mode `t.requires_grad_()` "
-    "succeeds.",
-)
-@deterministic
-def _rg_inference_flag(obs: Observer) -> None:
-    with torch.inference_mode():
-        t = torch.ones(2, device=obs.device)
-        inside = torch.ones(2, device=obs.device)
-        inside.requires_grad_()
-    obs.expect("torch.is_inference(t)", torch.is_inference(t), True)
-    message = "Setting requires_grad=True on inference tensor outside InferenceMode"
-    with obs.expect_raises("t.requires_grad_()", RuntimeError, message):
-        t.requires_grad_()
-    with obs.expect_raises("t.requires_grad = True", RuntimeError, message):
-        t.requires_grad = True
-    with obs.expect_raises("nn.Parameter(t)", RuntimeError, message):
-        nn.Parameter(t)
-    obs.expect(
-        "with torch.inference_mode(): t.requires_grad_(); t.requires_grad",
-        inside.requires_grad,
-        True,
-    )
-
-
-@claim(
     "rg.no-grad-leaf",
     "A result computed under `torch.no_grad()` from a tensor that requires grad is a leaf "
     "that does not require grad, and its flag can be set: after `z.requires_grad_(True)`, "
