@@ -715,20 +715,21 @@ def _rg_optimizer_skips(obs: Observer) -> None:
             )
 
 
-_MOVED_BY_DEFAULT = {"ASGD", "Adam", "AdamW", "Adamax", "LBFGS", "Muon", "NAdam", "RAdam"}
+_MOVED_BY_DEFAULT = {"ASGD", "Adam", "AdamW", "Adamax", "Muon", "NAdam", "RAdam"}
 
 
 @claim(
     "rg.momentum-drift",
     "A parameter frozen after one training step, with its optimizer still running, keeps a "
     "zero `.grad` when the loop clears gradients with `zero_grad(set_to_none=False)`, and the "
-    "next two `step()` calls still change it with `ASGD`, `Adam`, `AdamW`, `Adamax`, `LBFGS`, "
-    "`Muon`, `NAdam` and `RAdam` at their default settings, with every class that takes "
-    "`momentum` given `momentum=0.9`, with every class that takes `weight_decay` given "
+    "next two `step()` calls still change it with `ASGD`, `Adam`, `AdamW`, `Adamax`, `Muon`, "
+    "`NAdam` and `RAdam` at their default settings, with every class that takes `momentum` "
+    "given `momentum=0.9`, with every class that takes `weight_decay` given "
     "`weight_decay=0.1`, and with `AdamW` and `Muon` given `weight_decay=0`, while `Adadelta`, "
     "`Adafactor`, `Adagrad`, `RMSprop`, `Rprop`, `SGD` and `SparseAdam` at their defaults leave "
     "it unchanged; after the default `zero_grad()` its `.grad` is `None` and every class but "
-    "`LBFGS` leaves it unchanged.",
+    "`LBFGS` leaves it unchanged; `LBFGS`, whose search direction is one flat vector over every "
+    "parameter it was given, changed it in both cases on this check's data.",
 )
 @deterministic
 def _rg_momentum_drift(obs: Observer) -> None:
@@ -736,7 +737,8 @@ def _rg_momentum_drift(obs: Observer) -> None:
         name = cls.__name__
         for setting in optim.settings(cls):
             code = optim.label(cls, setting)
-            moves = bool(setting) or name in _MOVED_BY_DEFAULT
+            lbfgs = name == "LBFGS"
+            moves = bool(setting) or name in _MOVED_BY_DEFAULT or lbfgs
             zero = optim.run(cls, setting, "zero-grad")
             obs.expect(
                 f"{code}, zero_grad(set_to_none=False): "
@@ -748,8 +750,16 @@ def _rg_momentum_drift(obs: Observer) -> None:
             obs.expect(
                 f"{code}, zero_grad(): (frozen changed, trainable changed, frozen .grad)",
                 tuple(cleared),
-                (name == "LBFGS", True, "None"),
+                (lbfgs, True, "None"),
             )
+    pair = optim.Pair(torch.optim.LBFGS)
+    optimizer = torch.optim.LBFGS([pair.frozen, pair.trainable])
+    optim.step(optimizer, pair)
+    obs.expect(
+        "LBFGS([frozen, trainable]) with two 4 x 4 parameters: d.numel()",
+        _flat_lengths(optimizer)[0],
+        32,
+    )
 
 
 @claim(
@@ -909,8 +919,8 @@ def _accumulate_grad_nodes(output: torch.Tensor) -> int:
 
 @claim(
     "rg.weight-grad-compute",
-    "Freezing a layer removes its weight-gradient computation from `backward()`: for three "
-    "`Linear(64, 64)` layers with a `ReLU` between each two, on a float32 batch of 32 that "
+    "Freezing a `Linear` layer removes its weight-gradient computation from `backward()`: for "
+    "three `Linear(64, 64)` layers with a `ReLU` between each two, on a float32 batch of 32 that "
     "does not require grad, `torch.utils.flop_counter.FlopCounterMode` counts 1310720 FLOPs "
     "of matrix products in `backward()` with every layer trainable, 1048576 with the last "
     "layer frozen (262144 fewer, one 32 × 64 by 64 × 64 product: its weight gradient, while "
