@@ -80,12 +80,17 @@ class Pair:
     ``F.embedding(..., sparse=True)``; otherwise it is ``(x @ p).square().sum()`` for each.
     """
 
-    def __init__(self, cls: type[torch.optim.Optimizer], shape: tuple[int, int] = (4, 4)) -> None:
-        generator = torch.Generator().manual_seed(0)
-        self.frozen = nn.Parameter(torch.randn(shape, generator=generator))
-        self.trainable = nn.Parameter(torch.randn(shape, generator=generator))
-        self.x = torch.randn(8, shape[0], generator=generator)
-        self.rows = torch.arange(0, shape[0], 2)
+    def __init__(
+        self,
+        cls: type[torch.optim.Optimizer],
+        shape: tuple[int, int] = (4, 4),
+        device: torch.device | str = "cpu",
+    ) -> None:
+        generator = torch.Generator().manual_seed(0)  # drawn on the CPU: the same on any device
+        self.frozen = nn.Parameter(torch.randn(shape, generator=generator).to(device))
+        self.trainable = nn.Parameter(torch.randn(shape, generator=generator).to(device))
+        self.x = torch.randn(8, shape[0], generator=generator).to(device)
+        self.rows = torch.arange(0, shape[0], 2, device=device)
         self.sparse = cls is torch.optim.SparseAdam
 
     def loss(self) -> torch.Tensor:
@@ -133,9 +138,14 @@ class Outcome(NamedTuple):
     frozen_grad: Literal["None", "zero", "non-zero"]
 
 
-def run(cls: type[torch.optim.Optimizer], setting: dict[str, float], scenario: Scenario) -> Outcome:
-    """Run ``scenario`` (see :data:`SCENARIOS`) with ``cls(params, **setting)``."""
-    pair = Pair(cls)
+def run(
+    cls: type[torch.optim.Optimizer],
+    setting: dict[str, float],
+    scenario: Scenario,
+    device: torch.device | str = "cpu",
+) -> Outcome:
+    """Run ``scenario`` (see :data:`SCENARIOS`) with ``cls(params, **setting)`` on ``device``."""
+    pair = Pair(cls, device=device)
 
     def make(params: list[torch.Tensor]) -> torch.optim.Optimizer:
         return cls(params, **setting)

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from gradmodes._rng import seeded
 from gradmodes.claims import _optimizers as optim
 from gradmodes.claims._common import deterministic, mlp_saved_bytes
 from gradmodes.claims._registry import Observer, claim
@@ -616,11 +617,10 @@ def _rg_memory_depth(obs: Observer) -> None:
 )
 @deterministic
 def _rg_matrix_bytes(obs: Observer) -> None:
-    rows = {
-        row.training: row
-        for row in behaviour_matrix()
-        if row.grad_mode == "grad" and row.requires_grad
-    }
+    with seeded(0):  # the batch behaviour_matrix() draws for SimpleModel by default
+        batch = torch.randn(16, 10)
+    measured = behaviour_matrix(lambda: SimpleModel().to(obs.device), batch.to(obs.device))
+    rows = {row.training: row for row in measured if row.grad_mode == "grad" and row.requires_grad}
     obs.expect(
         "behaviour_matrix(), train row (saved_bytes, saved_storage_bytes)",
         (rows[True].saved_bytes, rows[True].saved_storage_bytes),
@@ -682,6 +682,9 @@ _CLASS_NAMES = [
 ]
 """The optimizer classes of ``torch.optim`` the claims enumerate: a new one fails them."""
 
+_OPTIMIZERS_SINCE = ">=2.9"
+"""The releases with all of them: ``Muon``, the newest, came with torch 2.9."""
+
 
 def _expect_classes(obs: Observer) -> list[type[torch.optim.Optimizer]]:
     classes = optim.optimizer_classes()
@@ -701,12 +704,13 @@ def _expect_classes(obs: Observer) -> list[type[torch.optim.Optimizer]]:
     "`weight_decay=0.1` where it takes them, leaves a parameter frozen before training, whose "
     "`.grad` stays `None`, unchanged by two `step()` calls, while it changes the trainable "
     "parameter it was given with it.",
+    torch_versions=_OPTIMIZERS_SINCE,
 )
 @deterministic
 def _rg_optimizer_skips(obs: Observer) -> None:
     for cls in _expect_classes(obs):
         for setting in optim.settings(cls):
-            outcome = optim.run(cls, setting, "frozen-before")
+            outcome = optim.run(cls, setting, "frozen-before", obs.device)
             obs.expect(
                 f"{optim.label(cls, setting)}, frozen before training: "
                 "(frozen changed, trainable changed, frozen .grad)",
@@ -730,6 +734,7 @@ _MOVED_BY_DEFAULT = {"ASGD", "Adam", "AdamW", "Adamax", "Muon", "NAdam", "RAdam"
     "it unchanged; after the default `zero_grad()` its `.grad` is `None` and every class but "
     "`LBFGS` leaves it unchanged; `LBFGS`, whose search direction is one flat vector over every "
     "parameter it was given, changed it in both cases on this check's data.",
+    torch_versions=_OPTIMIZERS_SINCE,
 )
 @deterministic
 def _rg_momentum_drift(obs: Observer) -> None:
@@ -739,20 +744,20 @@ def _rg_momentum_drift(obs: Observer) -> None:
             code = optim.label(cls, setting)
             lbfgs = name == "LBFGS"
             moves = bool(setting) or name in _MOVED_BY_DEFAULT or lbfgs
-            zero = optim.run(cls, setting, "zero-grad")
+            zero = optim.run(cls, setting, "zero-grad", obs.device)
             obs.expect(
                 f"{code}, zero_grad(set_to_none=False): "
                 "(frozen changed, trainable changed, frozen .grad)",
                 tuple(zero),
                 (moves, True, "zero"),
             )
-            cleared = optim.run(cls, setting, "none-grad")
+            cleared = optim.run(cls, setting, "none-grad", obs.device)
             obs.expect(
                 f"{code}, zero_grad(): (frozen changed, trainable changed, frozen .grad)",
                 tuple(cleared),
                 (lbfgs, True, "None"),
             )
-    pair = optim.Pair(torch.optim.LBFGS)
+    pair = optim.Pair(torch.optim.LBFGS, device=obs.device)
     optimizer = torch.optim.LBFGS([pair.frozen, pair.trainable])
     optim.step(optimizer, pair)
     obs.expect(
@@ -767,12 +772,13 @@ def _rg_momentum_drift(obs: Observer) -> None:
     "A parameter frozen between `backward()` and `step()` keeps the gradient it has just got, "
     "and every optimizer class in `torch.optim`, with its default settings and with "
     "`momentum=0.9` or `weight_decay=0.1` where it takes them, changes it on that `step()`.",
+    torch_versions=_OPTIMIZERS_SINCE,
 )
 @deterministic
 def _rg_stale_grad(obs: Observer) -> None:
     for cls in _expect_classes(obs):
         for setting in optim.settings(cls):
-            outcome = optim.run(cls, setting, "leftover")
+            outcome = optim.run(cls, setting, "leftover", obs.device)
             obs.expect(
                 f"{optim.label(cls, setting)}, frozen after backward(): "
                 "(frozen changed, trainable changed, frozen .grad)",
@@ -787,19 +793,20 @@ def _rg_stale_grad(obs: Observer) -> None:
     "`momentum=0.9` or `weight_decay=0.1` where it takes them, leaves unchanged a parameter "
     "it was not given, even one that has a `.grad`, and once that parameter is added with "
     "`optimizer.add_param_group(...)` the next `SGD` step changes it.",
+    torch_versions=_OPTIMIZERS_SINCE,
 )
 @deterministic
 def _rg_not_given(obs: Observer) -> None:
     for cls in _expect_classes(obs):
         for setting in optim.settings(cls):
-            outcome = optim.run(cls, setting, "not-given")
+            outcome = optim.run(cls, setting, "not-given", obs.device)
             obs.expect(
                 f"{optim.label(cls, setting)}, not given the parameter: "
                 "(its change, trainable changed, its .grad)",
                 tuple(outcome),
                 (False, True, "non-zero"),
             )
-    pair = optim.Pair(torch.optim.SGD)
+    pair = optim.Pair(torch.optim.SGD, device=obs.device)
     optimizer = torch.optim.SGD([pair.trainable], lr=0.1)
     optimizer.add_param_group({"params": [pair.frozen]})
     before = pair.frozen.detach().clone()
@@ -845,13 +852,14 @@ def _flat_lengths(optimizer: torch.optim.Optimizer) -> tuple[int, int]:
     "`AdamW`, `Adamax`, `RAdam` and `Rprop`, 32776 for `NAdam` and 516 for `Adafactor` (which "
     "keeps row and column statistics), while `LBFGS` keeps one state for all its parameters, "
     "with flat vectors of as many elements as all of them together.",
+    torch_versions=_OPTIMIZERS_SINCE,
 )
 @deterministic
 def _rg_optimizer_state(obs: Observer) -> None:
     seen: dict[str, int] = {}
     for cls in _expect_classes(obs):
         for setting in [{}, {"momentum": 0.9}] if cls is torch.optim.SGD else [{}]:
-            pair = optim.Pair(cls, (64, 64))
+            pair = optim.Pair(cls, (64, 64), obs.device)
             pair.frozen.requires_grad_(False)
             optimizer = cls([pair.trainable], **setting)
             optim.step(optimizer, pair)
@@ -873,12 +881,13 @@ def _rg_optimizer_state(obs: Observer) -> None:
     "which allocates its state (16388 bytes for a float32 64 × 64 parameter) for every "
     "parameter it is given when it is built, and `LBFGS`, whose flat vectors then cover it "
     "too; built over the trainable parameters only, no class keeps state for it.",
+    torch_versions=_OPTIMIZERS_SINCE,
 )
 @deterministic
 def _rg_frozen_no_state(obs: Observer) -> None:
     for cls in _expect_classes(obs):
         for given in ("both", "trainable"):
-            pair = optim.Pair(cls, (64, 64))
+            pair = optim.Pair(cls, (64, 64), obs.device)
             pair.frozen.requires_grad_(False)
             params = [pair.frozen, pair.trainable] if given == "both" else [pair.trainable]
             optimizer = cls(params)
