@@ -41,12 +41,14 @@ def test_every_cell_matches_observe(rows: list[MatrixRow]) -> None:
             row.bn_stats_updated,
             row.output_requires_grad,
             row.saved_bytes,
+            row.saved_storage_bytes,
             row.backward_ok,
         ) == (
             seen.dropout_active,
             seen.bn_stats_updated,
             seen.output_requires_grad,
             seen.saved_bytes,
+            seen.saved_storage_bytes,
             seen.backward_ok,
         )
 
@@ -57,11 +59,14 @@ def test_simple_model_matrix_follows_the_two_rules(rows: list[MatrixRow]) -> Non
         assert (row.dropout_active, row.bn_stats_updated) == (row.training, row.training)
         # ... grad mode and requires_grad decide recording (the input never requires grad).
         recording = row.grad_mode == "grad" and row.requires_grad
-        assert (row.output_requires_grad, row.saved_bytes > 0, row.backward_ok) == (
-            recording,
-            recording,
-            recording,
-        )
+        assert (
+            row.output_requires_grad,
+            row.saved_bytes > 0,
+            row.saved_storage_bytes > 0,
+            row.backward_ok,
+        ) == (recording, recording, recording, recording)
+        # distinct storages, each counted once, never exceed the bytes referenced
+        assert row.saved_storage_bytes <= row.saved_bytes
 
 
 def test_matrix_is_deterministic_and_leaves_the_rng_alone(rows: list[MatrixRow]) -> None:
@@ -77,7 +82,8 @@ def test_matrix_of_a_model_without_dropout_or_batchnorm() -> None:
 
 def test_matrix_of_an_empty_model() -> None:
     for row in behaviour_matrix(nn.Sequential, torch.randn(3)):
-        assert (row.output_requires_grad, row.saved_bytes, row.backward_ok) == (False, 0, False)
+        assert (row.output_requires_grad, row.saved_bytes, row.saved_storage_bytes) == (False, 0, 0)
+        assert not row.backward_ok
 
 
 def test_custom_factory_needs_inputs() -> None:
@@ -118,6 +124,7 @@ def test_format_matrix_is_an_aligned_plain_text_table(rows: list[MatrixRow]) -> 
         "True",
         "True",
         str(rows[0].saved_bytes),
+        str(rows[0].saved_storage_bytes),
         "True",
     ]
     starts = [lines[0].index(name) for name in lines[0].split()]

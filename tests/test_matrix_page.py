@@ -34,6 +34,7 @@ def test_every_cell_is_the_measured_value(site: BuiltSite, lang: str) -> None:
             str(seen.bn_stats_updated),
             str(seen.output_requires_grad),
             str(seen.saved_bytes),
+            str(seen.saved_storage_bytes),
             str(seen.backward_ok),
         ]
         for cell in row.select(".matrix-bool"):  # the visual mark follows the value
@@ -53,7 +54,7 @@ def test_headers_are_translated_and_values_are_shared(site: BuiltSite, lang: str
         if source_row.parent.name == "thead"
         for english, other in zip(cells(source_row), cells(row), strict=True)
     ]
-    assert len(headers) == 2 + 8  # the two groups, then one header per column
+    assert len(headers) == 2 + 9  # the two groups, then one header per column
     assert [english for english, other in headers if english == other] == []
     assert translated.caption is not None and source.caption is not None
     assert translated.caption.get_text() != source.caption.get_text()

@@ -87,6 +87,17 @@ def test_count_saved_sees_nothing_without_grad_mode(grad_mode: GradMode) -> None
     assert seen.saved_bytes == 0
 
 
+def test_observe_reports_distinct_storages_beyond_parameters_buffers_and_input() -> None:
+    # mlp(64): the saved tensors reference x, the ReLU output twice and weight.t(); beyond
+    # the parameters and the input, only the ReLU output's storage is kept for backward.
+    seen = observe(mlp(64), torch.randn(32, 64))
+    assert (seen.saved_bytes, seen.saved_storage_bytes) == (40960, 32 * 64 * 4)
+    # SimpleModel in eval mode: BatchNorm saves its running statistics (buffers) and its
+    # input, which eval-mode Dropout returns as is: only BatchNorm's output is new.
+    seen = observe(SimpleModel().eval(), torch.randn(16, 10))
+    assert (seen.saved_bytes, seen.saved_storage_bytes) == (1440, 16 * 10 * 4)
+
+
 class ObserveCase(NamedTuple):
     training: bool
     grad_mode: GradMode

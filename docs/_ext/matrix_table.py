@@ -31,7 +31,8 @@ HEADERS = {
     "dropout_active": "Dropout active",
     "bn_stats_updated": "BatchNorm statistics updated",
     "output_requires_grad": "Output requires grad",
-    "saved_bytes": "Bytes saved for backward",
+    "saved_bytes": "Bytes referenced by saved tensors",
+    "saved_storage_bytes": "Distinct storage bytes kept for backward",
     "backward_ok": "`backward()` possible",
 }
 SETTINGS = 3

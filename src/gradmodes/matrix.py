@@ -4,9 +4,9 @@
 >>> len(rows)
 12
 >>> print(format_matrix(rows[:2]))
-training  grad_mode  requires_grad  dropout_active  bn_stats_updated  output_requires_grad  saved_bytes  backward_ok
-True      grad       True           True            True              True                  1520         True
-True      grad       False          True            True              False                 0            False
+training  grad_mode  requires_grad  dropout_active  bn_stats_updated  output_requires_grad  saved_bytes  saved_storage_bytes  backward_ok
+True      grad       True           True            True              True                  1520         1360                 True
+True      grad       False          True            True              False                 0            0                    False
 """  # noqa: E501 (the table is wider than a code line)
 
 from __future__ import annotations
@@ -44,6 +44,10 @@ class MatrixRow:
     bn_stats_updated: bool | None
     output_requires_grad: bool
     saved_bytes: int
+    """Bytes referenced by the tensors saved for backward (:attr:`Observation.saved_bytes`)."""
+    saved_storage_bytes: int
+    """Distinct storage bytes those tensors keep alive beyond the model's parameters and
+    buffers and the input (:attr:`Observation.saved_storage_bytes`)."""
     backward_ok: bool
 
 
@@ -67,6 +71,8 @@ def behaviour_matrix(
     >>> rows = behaviour_matrix(lambda: mlp(4), torch.randn(2, 4))
     >>> [(r.grad_mode, r.saved_bytes) for r in rows if r.training and r.requires_grad]
     [('grad', 160), ('no_grad', 0), ('inference_mode', 0)]
+    >>> [r.saved_storage_bytes for r in rows if r.training and r.requires_grad]
+    [32, 0, 0]
     """
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise TypeError(f"seed must be an int, got {type(seed).__name__}: {seed!r}")
@@ -107,6 +113,7 @@ def behaviour_matrix(
                         bn_stats_updated=seen.bn_stats_updated,
                         output_requires_grad=seen.output_requires_grad,
                         saved_bytes=seen.saved_bytes,
+                        saved_storage_bytes=seen.saved_storage_bytes,
                         backward_ok=bool(seen.backward_ok),
                     )
                 )
@@ -119,12 +126,12 @@ def format_matrix(rows: Sequence[MatrixRow]) -> str:
     Every header and value is a code name, ``True``/``False`` or a number, so the
     table reads the same in any language.
 
-    >>> row = MatrixRow(False, "no_grad", True, None, False, False, 0, False)
+    >>> row = MatrixRow(False, "no_grad", True, None, False, False, 0, 0, False)
     >>> header, line = format_matrix([row]).splitlines()
     >>> header.split()[:3]
     ['training', 'grad_mode', 'requires_grad']
     >>> line.split()
-    ['False', 'no_grad', 'True', '-', 'False', 'False', '0', 'False']
+    ['False', 'no_grad', 'True', '-', 'False', 'False', '0', '0', 'False']
     """
     for row in rows:
         if not isinstance(row, MatrixRow):

@@ -134,6 +134,8 @@ class Observation:
     >>> seen = observe(torch.nn.Linear(3, 1), torch.ones(2, 3))
     >>> seen.dropout_active, seen.output_requires_grad, seen.saved_bytes, seen.backward_ok
     (None, True, 24, None)
+    >>> seen.saved_storage_bytes  # Linear saved only its input: nothing beyond it
+    0
     """
 
     dropout_active: bool | None
@@ -143,7 +145,12 @@ class Observation:
     output_requires_grad: bool
     has_grad_fn: bool
     saved_bytes: int
-    """Bytes of the tensors autograd saved for backward during the forward."""
+    """Bytes referenced by the tensors autograd saved for backward during the forward,
+    without de-duplication (:attr:`SavedTensors.bytes`)."""
+    saved_storage_bytes: int
+    """Bytes of the distinct storages those saved tensors keep alive, each counted once,
+    beyond the model's parameters and buffers and the input (:attr:`SavedTensors.storage_bytes`
+    with those excluded)."""
     backward_ok: bool | None = None
     backward_error: str | None = None
     """First line of the error ``output.sum().backward()`` raised, if it raised."""
@@ -189,7 +196,8 @@ def observe(
     stats = _bn_stats(model)
     before = [buffer.clone() for buffer in stats]
     changed: list[bool] = []
-    with _watch_dropout(model, changed) as dropouts, count_saved() as saved, context:
+    exclude = [x, *model.parameters(), *model.buffers()]
+    with _watch_dropout(model, changed) as dropouts, count_saved(exclude=exclude) as saved, context:
         output = model(x)
     if not isinstance(output, torch.Tensor):
         raise TypeError(
@@ -212,6 +220,7 @@ def observe(
         output_requires_grad=output.requires_grad,
         has_grad_fn=output.grad_fn is not None,
         saved_bytes=saved.bytes,
+        saved_storage_bytes=saved.storage_bytes,
         backward_ok=backward_ok,
         backward_error=backward_error,
         params_with_grad=params_with_grad,
