@@ -203,6 +203,7 @@ SUM_CLAIM = "{claim}`fixture.sum`"
 ORDER = "Zero is less than one. {claim}`fixture.order`"
 ORDER_JA = "0 は 1 より小さいです。{claim}`fixture.order`"
 ASSERT = "assert total == 2\n```"
+CUDA_CLAIM = "{claim}`perf.cuda-saved`"  # a real claim of the project that needs CUDA
 BUILD_FAULTS = [
     BuildFault(
         "false-claim",
@@ -227,6 +228,14 @@ BUILD_FAULTS = [
         "Zero is less than one.",
         "claim 'fixture.order' (fixture_claims)",
         "is registered but no page cites it",
+    ),
+    BuildFault(
+        "cuda-only-claim-outside-its-block",
+        "index.md",
+        ORDER,
+        f"{ORDER} The GPU saves the same bytes. {CUDA_CLAIM}",
+        "page 'index' cites claim 'perf.cuda-saved'",
+        "is CUDA-only: cite it only inside an `{only} cuda` block",
     ),
     BuildFault(
         "cell-raises",
@@ -264,6 +273,17 @@ def test_a_fault_fails_the_build_naming_page_and_cause(
     assert result.returncode != 0, f"the build passed with the fault {fault.name!r}"
     assert fault.where in result.log, result.log[-5000:]
     assert fault.cause in result.log, result.log[-5000:]
+
+
+def test_a_cuda_only_claim_may_be_cited_inside_an_only_cuda_block(docs: Path, cache: Path) -> None:
+    """There a build without CUDA leaves the sentence out, and a build with CUDA checks it."""
+    sentence = "The GPU saves the same bytes."
+    inject(docs / "index.md", ORDER, f"{ORDER}\n\n:::{{only}} cuda\n{sentence} {CUDA_CLAIM}\n:::")
+    result = build_language(docs, SOURCE_LANGUAGE, cache)
+    assert result.returncode == 0, result.log[-5000:]
+    assert PROBLEM.findall(result.log) == []
+    page = soup(docs, SOURCE_LANGUAGE, "index")
+    assert (sentence in page.get_text()) == torch.cuda.is_available()
 
 
 def test_an_unknown_claim_cited_only_in_japanese_fails_the_japanese_build(

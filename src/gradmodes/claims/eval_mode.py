@@ -763,3 +763,38 @@ def _eval_drop_last(obs: Observer) -> None:
         full = [b] * (n // b)
         obs.expect(f"n={n}, batch_size={b}: batch sizes", sizes, full + ([n % b] if n % b else []))
         obs.expect(f"n={n}, batch_size={b}, drop_last=True: batch sizes", dropped, full)
+
+
+@claim(
+    "eval.bn-buffers",
+    "A `BatchNorm1d`'s `running_mean`, `running_var` and `num_batches_tracked` are buffers, "
+    "not parameters: they are listed by `named_buffers()` and not by `parameters()` (so an "
+    "optimizer built from `model.parameters()` does not hold them), do not require grad, and "
+    "have no `.grad` after `backward()`.",
+)
+@deterministic
+def _eval_bn_buffers(obs: Observer) -> None:
+    bn = nn.BatchNorm1d(4).to(obs.device)
+    obs.expect(
+        "[name for name, _ in bn.named_buffers()]",
+        [name for name, _ in bn.named_buffers()],
+        ["running_mean", "running_var", "num_batches_tracked"],
+    )
+    obs.expect(
+        "[name for name, _ in bn.named_parameters()]",
+        [name for name, _ in bn.named_parameters()],
+        ["weight", "bias"],
+    )
+    optimizer = torch.optim.SGD(bn.parameters(), lr=0.1)
+    held = {id(p) for group in optimizer.param_groups for p in group["params"]}
+    obs.expect(
+        "any buffer in SGD(bn.parameters()).param_groups",
+        any(id(b) in held for b in bn.buffers()),
+        False,
+    )
+    bn.train()(torch.randn(8, 4, device=obs.device)).sum().backward()
+    obs.expect(
+        "[(b.requires_grad, b.grad) for b in bn.buffers()]",
+        [(b.requires_grad, b.grad) for b in bn.buffers()],
+        [(False, None)] * 3,
+    )
