@@ -213,6 +213,15 @@ def saved_tensors(
     >>> saved.bytes, saved.storage_bytes  # the ReLU outputs are the only new storage
     (19824640, 3145728)
     """
+    if not isinstance(workload, Workload) or not isinstance(setting, Setting):
+        raise TypeError(
+            "saved_tensors() needs a Workload and a Setting (from WORKLOADS and SETTINGS), "
+            f"got {type(workload).__name__} and {type(setting).__name__}"
+        )
+    if autocast is not None and not (
+        isinstance(autocast, torch.dtype) and autocast.is_floating_point
+    ):
+        raise TypeError(f"autocast must be a floating-point torch.dtype or None, got {autocast!r}")
     model, x = workload.make(device)
     setting.apply(model)
     existing = [*model.parameters(), *model.buffers(), x]
