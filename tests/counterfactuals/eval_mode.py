@@ -183,7 +183,7 @@ def _functional_dropout_defaults_to_eval(patch: Patch) -> None:
 # --- BatchNorm -------------------------------------------------------------------------------
 
 
-def _batch_norm(wrapper: Any) -> Any:
+def batch_norm_wrapper(wrapper: Any) -> Any:
     """A replacement for ``F.batch_norm`` with its signature spelled out for ``wrapper``."""
 
     def replacement(
@@ -221,7 +221,7 @@ def _updates_in_eval(
     return original(input, mean, var, w, b, training, momentum, eps)
 
 
-def _batch_statistics_in_eval(
+def batch_statistics_in_eval(
     original: Any,
     input: Any,
     mean: Any,
@@ -232,6 +232,7 @@ def _batch_statistics_in_eval(
     momentum: float,
     eps: float,
 ) -> Any:
+    """A BatchNorm that normalises with the batch's statistics in eval mode too."""
     if not training:
         return original(input, None, None, w, b, True, momentum, eps)
     return original(input, mean, var, w, b, training, momentum, eps)
@@ -253,32 +254,32 @@ def _keras_momentum(
 
 @counterfactual("eval.bn-no-update", "BatchNorm updates its running statistics in eval mode")
 def _bn_updates_in_eval(patch: Patch) -> None:
-    wrap(patch, F, "batch_norm", _batch_norm(_updates_in_eval))
+    wrap(patch, F, "batch_norm", batch_norm_wrapper(_updates_in_eval))
 
 
 @counterfactual("eval.submodule", "BatchNorm updates its running statistics in eval mode")
 def _bn_updates_in_eval_too(patch: Patch) -> None:
-    wrap(patch, F, "batch_norm", _batch_norm(_updates_in_eval))
+    wrap(patch, F, "batch_norm", batch_norm_wrapper(_updates_in_eval))
 
 
 @counterfactual("eval.forget-train", "BatchNorm updates its running statistics in eval mode")
 def _bn_updates_after_validation(patch: Patch) -> None:
-    wrap(patch, F, "batch_norm", _batch_norm(_updates_in_eval))
+    wrap(patch, F, "batch_norm", batch_norm_wrapper(_updates_in_eval))
 
 
 @counterfactual("eval.bn-uses-running", "BatchNorm normalises with batch statistics in eval")
 def _bn_batch_statistics_in_eval(patch: Patch) -> None:
-    wrap(patch, F, "batch_norm", _batch_norm(_batch_statistics_in_eval))
+    wrap(patch, F, "batch_norm", batch_norm_wrapper(batch_statistics_in_eval))
 
 
 @counterfactual("eval.bn-saved", "BatchNorm normalises with batch statistics in eval")
 def _bn_saves_batch_statistics_in_eval(patch: Patch) -> None:
-    wrap(patch, F, "batch_norm", _batch_norm(_batch_statistics_in_eval))
+    wrap(patch, F, "batch_norm", batch_norm_wrapper(batch_statistics_in_eval))
 
 
 @counterfactual("eval.bn-momentum", "momentum weighs the old statistics (Keras' convention)")
 def _bn_keras_momentum(patch: Patch) -> None:
-    wrap(patch, F, "batch_norm", _batch_norm(_keras_momentum))
+    wrap(patch, F, "batch_norm", batch_norm_wrapper(_keras_momentum))
 
 
 @counterfactual("eval.bn-cumulative", "momentum=None falls back to the default 0.1")
