@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import itertools
 
 import torch
 import torch.nn.functional as F
@@ -607,34 +608,34 @@ _DROPOUT_INPUT = {  # an input shape each class takes, and the mask it saves in 
 
 @claim(
     "eval.dropout-saved",
-    "In train mode each dropout module class of `torch.nn` (`AlphaDropout`, `Dropout`, "
-    "`Dropout1d`, `Dropout2d`, `Dropout3d`, `FeatureAlphaDropout`) saves one mask tensor for "
-    "backward when its input requires grad (of the input's shape for `Dropout` and "
-    "`AlphaDropout`, one value per sample and channel for the others; on the CPU, of the "
-    "input's dtype) and nothing when its input does not; in eval mode each returns its input "
-    "itself and saves nothing.",
+    "In train mode, with `p` = 0.2, 0.5 or 0.8 and a batched input, each dropout module class "
+    "of `torch.nn` (`AlphaDropout`, `Dropout`, `Dropout1d`, `Dropout2d`, `Dropout3d`, "
+    "`FeatureAlphaDropout`) saves one mask tensor for backward when its input requires grad "
+    "(of the input's shape for `Dropout` and `AlphaDropout`, one value per sample and channel "
+    "for the others; on the CPU, of the input's dtype) and nothing when its input does not; "
+    "in eval mode each returns its input itself and saves nothing.",
 )
 @deterministic
 def _eval_dropout_saved(obs: Observer) -> None:
     classes = _dropout_classes()
     obs.expect("sorted dropout classes of torch.nn", sorted(classes), sorted(_DROPOUT_INPUT))
-    for name, cls in classes.items():
+    for (name, cls), p in itertools.product(classes.items(), (0.2, 0.5, 0.8)):
         shape, mask = _DROPOUT_INPUT[name]
-        layer = cls(0.5)
+        layer = cls(p)
         x = torch.randn(shape, device=obs.device, requires_grad=True)
         _, saved = _saved_during(layer.train(), x)
         obs.expect(
-            f"nn.{name}(0.5).train(), x.requires_grad: saved shapes",
+            f"nn.{name}({p}).train(), x.requires_grad: saved shapes",
             [tuple(t.shape) for t in saved],
             [mask],
         )
         if obs.device.type == "cpu":
-            obs.expect(f"nn.{name}: saved dtype", saved[0].dtype, x.dtype)
+            obs.expect(f"nn.{name}({p}): saved dtype", saved[0].dtype, x.dtype)
         _, saved = _saved_during(layer.train(), x.detach())
-        obs.expect(f"nn.{name}(0.5).train(), input without grad: len(saved)", len(saved), 0)
+        obs.expect(f"nn.{name}({p}).train(), input without grad: len(saved)", len(saved), 0)
         output, saved = _saved_during(layer.eval(), x)
-        obs.expect(f"nn.{name}(0.5).eval()(x) is x", output is x, True)
-        obs.expect(f"nn.{name}(0.5).eval(): len(saved)", len(saved), 0)
+        obs.expect(f"nn.{name}({p}).eval()(x) is x", output is x, True)
+        obs.expect(f"nn.{name}({p}).eval(): len(saved)", len(saved), 0)
 
 
 @claim(
@@ -781,17 +782,29 @@ def _eval_bn2d_one_image(obs: Observer) -> None:
     "eval.drop-last",
     "A `DataLoader` with `batch_size=b` over n samples ends with a batch of `n % b` samples when "
     "b does not divide n (a batch of one when n is one more than a multiple of b), and "
-    "`drop_last=True` leaves that last batch out.",
+    "`drop_last=True` leaves that last batch out (checked: n, b = 17, 8; 25, 6; 16, 8; 5, 2; "
+    "with and without `shuffle=True`).",
 )
 @deterministic
 def _eval_drop_last(obs: Observer) -> None:
-    for n, b in ((17, 8), (25, 6), (16, 8), (5, 2)):
+    for (n, b), shuffle in itertools.product(((17, 8), (25, 6), (16, 8), (5, 2)), (False, True)):
         data = TensorDataset(torch.randn(n, 3))
-        sizes = [len(batch[0]) for batch in DataLoader(data, batch_size=b)]
-        dropped = [len(batch[0]) for batch in DataLoader(data, batch_size=b, drop_last=True)]
         full = [b] * (n // b)
-        obs.expect(f"n={n}, batch_size={b}: batch sizes", sizes, full + ([n % b] if n % b else []))
-        obs.expect(f"n={n}, batch_size={b}, drop_last=True: batch sizes", dropped, full)
+        where = f"n={n}, batch_size={b}, shuffle={shuffle}"
+        obs.expect(
+            f"{where}: batch sizes",
+            _batch_sizes(DataLoader(data, batch_size=b, shuffle=shuffle)),
+            full + ([n % b] if n % b else []),
+        )
+        obs.expect(
+            f"{where}, drop_last=True: batch sizes",
+            _batch_sizes(DataLoader(data, batch_size=b, shuffle=shuffle, drop_last=True)),
+            full,
+        )
+
+
+def _batch_sizes(loader: DataLoader[tuple[torch.Tensor, ...]]) -> list[int]:
+    return [len(batch[0]) for batch in loader]
 
 
 @claim(

@@ -8,6 +8,8 @@ and process memory depend on the machine and are reported on the page, never cla
 
 from __future__ import annotations
 
+import itertools
+
 import torch
 from torch import nn
 
@@ -253,17 +255,17 @@ def _what_linear_saves(layer: nn.Linear, x: torch.Tensor) -> list[str]:
 )
 @deterministic
 def _perf_linear_saves(obs: Observer) -> None:
-    for input_grad in (False, True):
-        for weight_grad in (False, True):
-            layer = nn.Linear(4, 3).to(obs.device)
-            layer.weight.requires_grad_(weight_grad)
-            x = torch.randn(2, 4, device=obs.device, requires_grad=input_grad)
-            saved = _what_linear_saves(layer, x)
-            obs.expect(
-                f"x.requires_grad={input_grad}, weight.requires_grad={weight_grad}: saved",
-                saved,
-                ["x"] * weight_grad + ["weight.t()"] * input_grad,
-            )
+    for input_grad, weight_grad, bias_grad in itertools.product((False, True), repeat=3):
+        layer = nn.Linear(4, 3).to(obs.device)
+        layer.weight.requires_grad_(weight_grad)
+        layer.bias.requires_grad_(bias_grad)
+        x = torch.randn(2, 4, device=obs.device, requires_grad=input_grad)
+        obs.expect(
+            f"x.requires_grad={input_grad}, weight.requires_grad={weight_grad}, "
+            f"bias.requires_grad={bias_grad}: saved",
+            _what_linear_saves(layer, x),
+            ["x"] * weight_grad + ["weight.t()"] * input_grad,
+        )
     relu = nn.ReLU()
     x = torch.randn(5, device=obs.device, requires_grad=True)
     kept: list[torch.Tensor] = []
