@@ -64,7 +64,7 @@ class _SwitchingEval:
         return lambda: module
 
 
-@counterfactual("eval.no-call", "looking up model.eval already switches the mode")
+@counterfactual("eval.no-parentheses", "looking up model.eval already switches the mode")
 def _eval_switches_on_lookup(patch: Patch) -> None:
     patch.setattr(nn.Module, "eval", _SwitchingEval())
 

@@ -567,7 +567,7 @@ def _eval_per_module(obs: Observer) -> None:
 
 
 @claim(
-    "eval.no-call",
+    "eval.no-parentheses",
     "`model.eval` without parentheses only looks the method up: it calls nothing, and every "
     "module of the model stays in training mode.",
 )
