@@ -36,6 +36,7 @@ from gradmodes import (
 )
 from gradmodes.__main__ import main
 from gradmodes.claims import UnknownClaim, check, claim, get_claim
+from gradmodes.measure import SETTINGS, WORKLOADS, saved_tensors
 
 MODULES = "valid module names: dropout, bn, linear"
 
@@ -54,6 +55,20 @@ class Refused(NamedTuple):
 
 R = Refused
 REFUSED = [
+    R(
+        "saved_tensors",
+        "a workload name",
+        lambda: saved_tensors("small_mlp", SETTINGS["train"]),  # type: ignore[arg-type]
+        TypeError,
+        r"saved_tensors\(\) needs a Workload and a Setting .* got str and Setting",
+    ),
+    R(
+        "saved_tensors",
+        "an integer dtype",
+        lambda: saved_tensors(WORKLOADS["small_mlp"], SETTINGS["train"], autocast=torch.int8),
+        TypeError,
+        "autocast must be a floating-point torch.dtype or None, got torch.int8",
+    ),
     R("observe", "a str model", lambda: observe("m", x10()), TypeError, r"observe\(\) needs a"),
     R("observe", "a list input", lambda: observe(SimpleModel(), [1.0]), TypeError, "Tensor input"),
     R(

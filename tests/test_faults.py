@@ -203,6 +203,7 @@ SUM_CLAIM = "{claim}`fixture.sum`"
 ORDER = "Zero is less than one. {claim}`fixture.order`"
 ORDER_JA = "0 は 1 より小さいです。{claim}`fixture.order`"
 ASSERT = "assert total == 2\n```"
+CUDA_CLAIM = "{claim}`perf.cuda-saved`"  # a real claim of the project that needs CUDA
 BUILD_FAULTS = [
     BuildFault(
         "false-claim",
@@ -227,6 +228,14 @@ BUILD_FAULTS = [
         "Zero is less than one.",
         "claim 'fixture.order' (fixture_claims)",
         "is registered but no page cites it",
+    ),
+    BuildFault(
+        "cuda-only-claim-outside-its-block",
+        "index.md",
+        ORDER,
+        f"{ORDER} The GPU saves the same bytes. {CUDA_CLAIM}",
+        "page 'index' cites claim 'perf.cuda-saved'",
+        "is CUDA-only: cite it only inside an `{only} cuda` block",
     ),
     BuildFault(
         "cell-raises",
@@ -310,6 +319,17 @@ def test_an_error_cell_that_does_not_prove_its_error_fails_the_build_naming_the_
     assert len(re.findall(r"ERROR: page 'index', the cell at line", result.log)) == len(
         FAULTY_ERROR_CELLS
     )  # and the clean fixture's own error cell, which raises what it declares, is not reported
+
+
+def test_a_cuda_only_claim_may_be_cited_inside_an_only_cuda_block(docs: Path, cache: Path) -> None:
+    """There a build without CUDA leaves the sentence out, and a build with CUDA checks it."""
+    sentence = "The GPU saves the same bytes."
+    inject(docs / "index.md", ORDER, f"{ORDER}\n\n:::{{only}} cuda\n{sentence} {CUDA_CLAIM}\n:::")
+    result = build_language(docs, SOURCE_LANGUAGE, cache)
+    assert result.returncode == 0, result.log[-5000:]
+    assert PROBLEM.findall(result.log) == []
+    page = soup(docs, SOURCE_LANGUAGE, "index")
+    assert (sentence in page.get_text()) == torch.cuda.is_available()
 
 
 def test_an_unknown_claim_cited_only_in_japanese_fails_the_japanese_build(

@@ -16,9 +16,10 @@ from gradmodes.measure import (
     latency,
     machine_facts,
     measure_all,
-    new_memory_bytes,
     peak_rss_growth,
     saved_bytes,
+    saved_tensors,
+    storage_bytes,
 )
 
 # Exact bytes saved for backward, from the shapes (float32, input not requiring grad).
@@ -105,16 +106,34 @@ def test_head_input_bytes(workload: str) -> None:
 
 @pytest.mark.parametrize("workload", list(WORKLOADS))
 @pytest.mark.parametrize("setting", list(SETTINGS))
-def test_new_memory_is_at_most_what_is_saved(workload: str, setting: str) -> None:
-    new = new_memory_bytes(WORKLOADS[workload], SETTINGS[setting])
-    saved = saved_bytes(WORKLOADS[workload], SETTINGS[setting])
-    assert 0 <= new <= saved
-    assert (new == 0) == (saved == 0)
+def test_distinct_storage_is_at_most_what_is_referenced(workload: str, setting: str) -> None:
+    distinct = storage_bytes(WORKLOADS[workload], SETTINGS[setting])
+    referenced = saved_bytes(WORKLOADS[workload], SETTINGS[setting])
+    assert 0 <= distinct <= referenced
+    assert (distinct == 0) == (referenced == 0)
 
 
-def test_new_memory_counts_each_relu_output_once() -> None:
+def test_distinct_storage_counts_each_relu_output_once() -> None:
     # 8 ReLU outputs of (16, 32) float32, each saved twice; the weights are not new.
-    assert new_memory_bytes(WORKLOADS["small_mlp"], SETTINGS["train"]) == 8 * 16 * 32 * 4
+    assert storage_bytes(WORKLOADS["small_mlp"], SETTINGS["train"]) == 8 * 16 * 32 * 4
+
+
+def test_saved_tensors_gives_both_figures_of_one_forward() -> None:
+    saved = saved_tensors(WORKLOADS["small_mlp"], SETTINGS["train"])
+    assert (saved.count, saved.bytes, saved.storage_bytes) == (25, SMALL_MLP_TRAIN, 16384)
+
+
+def test_autocast_halves_the_referenced_bytes_but_keeps_low_precision_copies() -> None:
+    # large_mlp in bfloat16 keeps: its 3 ReLU outputs (256 x 1024 x 2 B each), the input cast
+    # once (256 x 1024 x 2 B), and the bfloat16 copies of the weights that the next layers
+    # save: Linear 2 and 3 (1024 x 1024 x 2 B each) and the head (1000 x 1024 x 2 B). The first
+    # Linear's input does not require grad, so its weight is not saved.
+    saved = saved_tensors(WORKLOADS["large_mlp"], SETTINGS["train"], autocast=torch.bfloat16)
+    assert saved.bytes == SAVED["large_mlp", "train"] // 2
+    relu_outputs, cast_input = 3 * 256 * 1024 * 2, 256 * 1024 * 2
+    cast_weights = 2 * 1024 * 1024 * 2 + 1000 * 1024 * 2
+    assert saved.storage_bytes == relu_outputs + cast_input + cast_weights == 8339456
+    assert saved.storage_bytes > storage_bytes(WORKLOADS["large_mlp"], SETTINGS["train"])
 
 
 def test_latency_has_the_shape_of_a_measurement() -> None:
@@ -151,6 +170,7 @@ def test_measure_all_visits_every_pair_in_order() -> None:
     ]
     assert all(r.device == "cpu" for r in results)
     assert [r.saved_bytes for r in results if r.setting == "no_grad"] == [0, 0, 0]
+    assert [r.storage_bytes for r in results if r.setting == "train"] == [16384, 1967488, 3145728]
 
 
 def test_measure_all_needs_a_round() -> None:
@@ -160,22 +180,23 @@ def test_measure_all_needs_a_round() -> None:
 
 def test_format_results_ratio_and_missing_baseline() -> None:
     results = [
-        Result("a", "train", "cpu", 8, 4096, Latency(4e-6, 1e-6, 10)),
-        Result("a", "no_grad", "cpu", 0, 0, Latency(3e-6, 1e-6, 10)),
-        Result("b", "no_grad", "cpu", 0, None, Latency(1e-6, 0.0, 10)),
+        Result("a", "train", "cpu", 8, 4, 4096, Latency(4e-6, 1e-6, 10)),
+        Result("a", "no_grad", "cpu", 0, 0, 0, Latency(3e-6, 1e-6, 10)),
+        Result("b", "no_grad", "cpu", 0, 0, None, Latency(1e-6, 0.0, 10)),
     ]
     lines = format_results(results).splitlines()
     assert lines[0].split() == [
         "workload",
         "setting",
         "saved_bytes",
+        "storage_bytes",
         "peak_KiB",
         "median_us",
         "iqr_us",
         "vs_train",
     ]
-    assert lines[2].split() == ["a", "no_grad", "0", "0", "3.0", "1.0", "0.75"]
-    assert lines[3].split()[-1] == "-" and lines[3].split()[3] == "-"
+    assert lines[2].split() == ["a", "no_grad", "0", "0", "0", "3.0", "1.0", "0.75"]
+    assert lines[3].split()[-1] == "-" and lines[3].split()[4] == "-"
     table = format_results(results, style="markdown").splitlines()
     assert len(table) == 2 + len(results) and all(line.startswith("| ") for line in table)
 

@@ -8,6 +8,12 @@ execution (no GPU figures) to a build with CUDA, or the other way round.
 
 With ``gradmodes_require_cuda = True`` (``docs/build.py --gpu``), a build without
 CUDA stops at once, before reading any page.
+
+A sentence must never state as fact a claim that this build did not check. So a page
+cites a CUDA-only claim only inside an ``{only} cuda`` block (shown only by a build
+that checked it), and cites no other claim that this build did not verify (such as one
+outside its ``torch_versions``): anything else is a warning naming the page and the
+claim, which fails a ``-W`` build, with or without a GPU.
 """
 
 from __future__ import annotations
@@ -16,9 +22,19 @@ import functools
 import importlib.metadata
 from typing import Any
 
+from docutils import nodes
+from sphinx import addnodes
 from sphinx.application import Sphinx
 from sphinx.config import Config
 from sphinx.errors import ConfigError
+from sphinx.util import logging
+from sphinx.util.tags import Tags
+
+from claims import claim_mark
+from gradmodes.claims import UnknownClaim, get_claim
+
+logger = logging.getLogger(__name__)
+CUDA_TAG = "cuda"
 
 
 def cpu_only_torch(version: str | None) -> bool:
@@ -67,7 +83,64 @@ def on_config(app: Sphinx, config: Config) -> None:
             config.nb_execution_cache_path = f"{config.nb_execution_cache_path}-cuda"
 
 
+def needs_cuda_block(node: nodes.Node, tags: Tags) -> bool:
+    """Whether ``node`` sits in an ``{only}`` block that a build without CUDA leaves out.
+
+    ``tags`` are the build's tags; the block's expression is evaluated without ``cuda``.
+
+    >>> only = addnodes.only(expr="cuda")
+    >>> only += nodes.paragraph()
+    >>> needs_cuda_block(only[0], Tags(["cuda", "html"])), needs_cuda_block(only, Tags())
+    (True, True)
+    >>> only["expr"] = "html or cuda"
+    >>> needs_cuda_block(only[0], Tags(["html"]))
+    False
+    """
+    without_cuda = Tags([tag for tag in tags if tag != CUDA_TAG])
+    current: nodes.Node | None = node
+    while current is not None:
+        if isinstance(current, addnodes.only) and not without_cuda.eval_condition(current["expr"]):
+            return True
+        current = current.parent
+    return False
+
+
+def check_unverified_citations(app: Sphinx, doctree: nodes.document) -> None:
+    """Warn where a page states a claim that a build may show without having checked it.
+
+    Runs on each page as read, in every builder and language: a CUDA-only claim cited
+    outside an ``{only} cuda`` block, or a claim that is neither verified nor (CUDA-only,
+    not run, inside such a block) is a warning naming the page and the claim. False and
+    unknown claims are reported by the claim role itself.
+    """
+    for mark in doctree.findall(claim_mark):
+        if mark.get("here"):  # the verification table lists every claim with its status
+            continue
+        claim_id, status = mark["claim_id"], mark["status"]
+        try:
+            cuda_only = get_claim(claim_id).needs_cuda
+        except UnknownClaim:
+            continue
+        guarded = needs_cuda_block(mark, app.tags)
+        if cuda_only and not guarded:
+            problem = "is CUDA-only: cite it only inside an `{only} cuda` block"
+        elif status in ("verified", "failed") or (status == "not-run" and guarded):
+            continue
+        else:
+            problem = f"is not checked in this build ({status}): a sentence must not state it"
+        logger.warning(
+            "page %r cites claim %r, which %s",
+            app.env.docname,
+            claim_id,
+            problem,
+            location=mark,
+            type="claims",
+            subtype="unchecked",
+        )
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     app.setup_extension("claims")  # defines gradmodes_require_cuda
     app.connect("config-inited", on_config, priority=400)
+    app.connect("doctree-read", check_unverified_citations)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

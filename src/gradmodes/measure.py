@@ -2,18 +2,22 @@
 
 Three workloads (:data:`WORKLOADS`) run under six settings (:data:`SETTINGS`), each
 changing one thing from the default (train mode, gradients on, every parameter
-trainable). Bytes saved for backward are exact; peak memory growth and latency
-depend on the machine and are reported, never asserted.
+trainable). What a forward saves for backward is counted exactly, in two figures:
+the bytes the saved tensors *reference* (:func:`saved_bytes`) and the bytes of the
+distinct storages they keep alive besides the model's parameters, buffers and input
+(:func:`storage_bytes`). Peak memory growth and latency depend on the machine and
+are reported, never asserted.
 
 >>> result = measure(WORKLOADS["small_mlp"], SETTINGS["no_grad"], min_run_time=0.01)
->>> result.saved_bytes, result.latency.median > 0
-(0, True)
+>>> result.saved_bytes, result.storage_bytes, result.latency.median > 0
+(0, 0, True)
 >>> [setting.name for setting in SETTINGS.values()]
 ['train', 'eval', 'no_grad', 'inference_mode', 'frozen', 'frozen_but_head']
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import os
@@ -32,7 +36,7 @@ from torch import nn
 from gradmodes._rng import seeded
 from gradmodes.freeze import freeze, unfreeze
 from gradmodes.modes import GradMode, grad_context
-from gradmodes.probes import count_saved
+from gradmodes.probes import SavedTensors, count_saved
 
 __all__ = [
     "SETTINGS",
@@ -50,9 +54,10 @@ __all__ = [
     "machine_facts",
     "measure",
     "measure_all",
-    "new_memory_bytes",
     "peak_rss_growth",
     "saved_bytes",
+    "saved_tensors",
+    "storage_bytes",
 ]
 
 
@@ -189,50 +194,72 @@ def forward(
     return run
 
 
+def saved_tensors(
+    workload: Workload,
+    setting: Setting,
+    device: torch.device | str = "cpu",
+    *,
+    autocast: torch.dtype | None = None,
+) -> SavedTensors:
+    """What one forward of ``workload`` in ``setting`` saves for backward, both figures.
+
+    ``bytes`` is what the saved tensors reference; ``storage_bytes`` the distinct
+    storages they keep alive, each once, leaving out the model's parameters and
+    buffers and the input, which exist whether or not a graph is kept (see
+    ``probes.count_saved``). With ``autocast`` (a dtype such as ``torch.bfloat16``),
+    the forward runs under ``torch.autocast`` to that dtype on ``device``'s type.
+
+    >>> saved = saved_tensors(WORKLOADS["large_mlp"], SETTINGS["train"])
+    >>> saved.bytes, saved.storage_bytes  # the ReLU outputs are the only new storage
+    (19824640, 3145728)
+    """
+    if not isinstance(workload, Workload) or not isinstance(setting, Setting):
+        raise TypeError(
+            "saved_tensors() needs a Workload and a Setting (from WORKLOADS and SETTINGS), "
+            f"got {type(workload).__name__} and {type(setting).__name__}"
+        )
+    if autocast is not None and not (
+        isinstance(autocast, torch.dtype) and autocast.is_floating_point
+    ):
+        raise TypeError(f"autocast must be a floating-point torch.dtype or None, got {autocast!r}")
+    model, x = workload.make(device)
+    setting.apply(model)
+    existing = [*model.parameters(), *model.buffers(), x]
+    dev = torch.device(device)
+    cast = (
+        torch.autocast(dev.type, dtype=autocast)
+        if autocast is not None
+        else contextlib.nullcontext()
+    )
+    with count_saved(exclude=existing) as saved, grad_context(setting.grad_mode), cast:
+        model(x)
+    return saved
+
+
 def saved_bytes(workload: Workload, setting: Setting, device: torch.device | str = "cpu") -> int:
-    """Bytes autograd saves for backward during one forward (see ``probes.count_saved``).
+    """Bytes referenced by the tensors one forward saves for backward.
+
+    Every saved tensor counts its own size, without de-duplication: a tensor saved by
+    two operations counts twice, a weight saved as a transposed view counts too.
 
     >>> saved_bytes(WORKLOADS["small_mlp"], SETTINGS["frozen_but_head"])  # the head's input
     2048
     """
-    run = forward(workload, setting, device)
-    with count_saved() as saved:
-        run()
-    return saved.bytes
+    return saved_tensors(workload, setting, device).bytes
 
 
-def new_memory_bytes(
-    workload: Workload, setting: Setting, device: torch.device | str = "cpu"
-) -> int:
+def storage_bytes(workload: Workload, setting: Setting, device: torch.device | str = "cpu") -> int:
     """Bytes of distinct storage the graph of one forward keeps alive for backward.
 
-    Unlike :func:`saved_bytes`, a storage counts once however many tensors (views,
-    or the same tensor saved by two operations) refer to it, and the storages of the
-    model's parameters and buffers and of the input do not count: they exist anyway.
-    This is the memory a training step holds on to until backward.
+    Unlike :func:`saved_bytes`, a storage counts once however many saved tensors
+    (views, or the same tensor saved by two operations) refer to it, and the storages
+    of the model's parameters and buffers and of the input do not count: they exist
+    anyway. This is the memory a training step holds on to until backward.
 
-    >>> new_memory_bytes(WORKLOADS["large_mlp"], SETTINGS["train"])  # 3 ReLU outputs
+    >>> storage_bytes(WORKLOADS["large_mlp"], SETTINGS["train"])  # 3 ReLU outputs
     3145728
     """
-    model, x = workload.make(device)
-    setting.apply(model)
-    existing = {t.untyped_storage().data_ptr() for t in (*model.parameters(), *model.buffers())}
-    existing.add(x.untyped_storage().data_ptr())
-    kept: dict[int, int] = {}
-
-    def pack(tensor: torch.Tensor) -> torch.Tensor:
-        storage = tensor.untyped_storage()
-        if storage.data_ptr() not in existing:
-            kept[storage.data_ptr()] = storage.nbytes()
-        return tensor
-
-    with (
-        torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t),
-        grad_context(setting.grad_mode),
-    ):
-        output = model(x)
-    del output
-    return sum(kept.values())
+    return saved_tensors(workload, setting, device).storage_bytes
 
 
 def head_input_bytes(workload: Workload) -> int:
@@ -386,7 +413,10 @@ class Result:
     setting: str
     device: str
     saved_bytes: int
-    """Exact: bytes of the tensors autograd saved for backward in one forward."""
+    """Exact: bytes referenced by the tensors autograd saved for backward in one forward."""
+    storage_bytes: int
+    """Exact: bytes of the distinct storages those tensors keep alive, besides the model's
+    parameters and buffers and the input (see :func:`storage_bytes`)."""
     peak_growth: int | None
     """Bytes: process peak RSS growth on the CPU, ``max_memory_allocated`` growth on CUDA."""
     latency: Latency
@@ -402,8 +432,8 @@ def measure(
     """Saved bytes, peak memory growth and forward latency of ``workload`` in ``setting``.
 
     >>> r = measure(WORKLOADS["small_mlp"], SETTINGS["train"], min_run_time=0.01)
-    >>> r.workload, r.setting, r.device, r.saved_bytes
-    ('small_mlp', 'train', 'cpu', 64768)
+    >>> r.workload, r.setting, r.device, r.saved_bytes, r.storage_bytes
+    ('small_mlp', 'train', 'cpu', 64768, 16384)
     """
     return measure_all([workload], [setting], device=device, min_run_time=min_run_time)[0]
 
@@ -418,7 +448,8 @@ def measure_all(
 ) -> list[Result]:
     """:func:`measure` every workload in every setting, timing them in interleaved rounds.
 
-    Saved bytes and memory are measured once per pair. Latency is measured ``rounds``
+    Saved bytes (both figures, from :func:`saved_tensors`) and memory are measured once
+    per pair. Latency is measured ``rounds``
     times, each round visiting every pair for ``min_run_time / rounds`` seconds, and
     the blocks of all rounds are pooled: a burst of load on a shared machine then
     falls on every setting alike rather than on one. On the CPU, memory is
@@ -428,6 +459,8 @@ def measure_all(
     >>> results = measure_all([WORKLOADS["small_mlp"]], min_run_time=0.02, rounds=2)
     >>> [r.saved_bytes for r in results]
     [64768, 64768, 0, 0, 0, 2048]
+    >>> [r.storage_bytes for r in results]
+    [16384, 16384, 0, 0, 0, 2048]
     """
     if rounds < 1:
         raise ValueError(f"rounds must be at least 1, got {rounds!r}")
@@ -435,15 +468,14 @@ def measure_all(
     chosen = list(settings)
     pairs = [(w, s, forward(w, s, dev)) for w in workloads for s in chosen]
     memory = []
-    for _, _, run in pairs:
-        with count_saved() as saved:
-            run()
+    for w, s, run in pairs:
+        saved = saved_tensors(w, s, dev)
         if dev.type == "cuda":
             run()  # warm-up
             growth: int | None = cuda_peak_growth(run)
         else:
             growth = peak_rss_growth(run)
-        memory.append((saved.bytes, growth))
+        memory.append((saved.bytes, saved.storage_bytes, growth))
     timings: list[Latency | None] = [None] * len(pairs)
     for _ in range(rounds):
         for i, (_, _, run) in enumerate(pairs):
@@ -454,8 +486,8 @@ def measure_all(
             previous = timings[i]
             timings[i] = timing if previous is None else previous + timing
     return [
-        Result(w.name, s.name, str(dev), saved, growth, timing)
-        for (w, s, _), (saved, growth), timing in zip(pairs, memory, timings, strict=True)
+        Result(w.name, s.name, str(dev), saved, storage, growth, timing)
+        for (w, s, _), (saved, storage, growth), timing in zip(pairs, memory, timings, strict=True)
         if timing is not None
     ]
 
@@ -471,19 +503,20 @@ def format_results(
     same in any language. ``-`` marks a figure that could not be measured.
     ``style="markdown"`` gives a pipe table with the numbers right-aligned.
 
-    >>> fast = Result("w", "train", "cpu", 100, 2**20, Latency(2e-3, 1e-4, 10))
-    >>> slow = Result("w", "eval", "cpu", 100, None, Latency(3e-3, 2e-4, 10))
+    >>> fast = Result("w", "train", "cpu", 100, 60, 2**20, Latency(2e-3, 1e-4, 10))
+    >>> slow = Result("w", "eval", "cpu", 100, 60, None, Latency(3e-3, 2e-4, 10))
     >>> print(format_results([fast, slow]))
-    workload  setting  saved_bytes  peak_KiB  median_us  iqr_us  vs_train
-    w         train    100          1024      2000.0     100.0   1.00
-    w         eval     100          -         3000.0     200.0   1.50
+    workload  setting  saved_bytes  storage_bytes  peak_KiB  median_us  iqr_us  vs_train
+    w         train    100          60             1024      2000.0     100.0   1.00
+    w         eval     100          60             -         3000.0     200.0   1.50
     >>> print(format_results([fast], style="markdown"))
-    | workload | setting | saved_bytes | peak_KiB | median_us | iqr_us | vs_train |
-    | --- | --- | ---: | ---: | ---: | ---: | ---: |
-    | w | train | 100 | 1024 | 2000.0 | 100.0 | 1.00 |
+    | workload | setting | saved_bytes | storage_bytes | peak_KiB | median_us | iqr_us | vs_train |
+    | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |
+    | w | train | 100 | 60 | 1024 | 2000.0 | 100.0 | 1.00 |
     """
     base = {r.workload: r.latency.median for r in results if r.setting == baseline}
-    header = ("workload", "setting", "saved_bytes", "peak_KiB", "median_us", "iqr_us")
+    header = ("workload", "setting", "saved_bytes", "storage_bytes", "peak_KiB", "median_us")
+    header += ("iqr_us",)
     header += (f"vs_{baseline}",)
     lines = [header]
     for r in results:
@@ -493,6 +526,7 @@ def format_results(
                 r.workload,
                 r.setting,
                 str(r.saved_bytes),
+                str(r.storage_bytes),
                 "-" if r.peak_growth is None else f"{r.peak_growth / 1024:.0f}",
                 f"{r.latency.median * 1e6:.1f}",
                 f"{r.latency.iqr * 1e6:.1f}",

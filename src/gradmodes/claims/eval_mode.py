@@ -2,23 +2,41 @@
 
 from __future__ import annotations
 
+import inspect
+import itertools
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
 
 from gradmodes.claims._common import deterministic, mlp_saved_bytes
 from gradmodes.claims._registry import Observer, claim
 from gradmodes.matrix import behaviour_matrix
 from gradmodes.models import SimpleModel, mlp
-from gradmodes.probes import observe
+from gradmodes.probes import count_saved, observe
 
 __all__: list[str] = []
+
+
+def _saved_during(module: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """``module(x)`` and the tensors autograd saved for backward while it ran."""
+    saved: list[torch.Tensor] = []
+
+    def pack(tensor: torch.Tensor) -> torch.Tensor:
+        saved.append(tensor)
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        output = module(x)
+    return output, saved
 
 
 @claim(
     "eval.flag",
     "`eval()` is `train(False)`: it sets `training = False` on the module and every "
-    "submodule, recursively, and returns the module itself.",
+    "submodule, recursively, and returns the module itself; `train()` sets `training = True` "
+    "on all of them in the same way.",
 )
 @deterministic
 def _eval_flag(obs: Observer) -> None:
@@ -43,7 +61,12 @@ def _eval_flag(obs: Observer) -> None:
         "{m.training for m in model.modules()}", {m.training for m in model.modules()}, {False}
     )
     obs.record("len(list(model.modules()))", len(list(model.modules())))
-    model.train()
+    obs.expect("model.train() is model", model.train() is model, True)
+    obs.expect(
+        "model.train(); {m.training for m in model.modules()}",
+        {m.training for m in model.modules()},
+        {True},
+    )
     obs.expect("model.train(False) is model", model.train(False) is model, True)
     obs.expect(
         "{m.training for m in model.modules()}", {m.training for m in model.modules()}, {False}
@@ -227,6 +250,11 @@ def _eval_keeps_autograd(obs: Observer) -> None:
 )
 @deterministic
 def _eval_orthogonal(obs: Observer) -> None:
+    with torch.enable_grad():  # grad mode as found afterwards, whatever eval() did to it
+        _eval_orthogonal_checks(obs)
+
+
+def _eval_orthogonal_checks(obs: Observer) -> None:
     model = SimpleModel().to(obs.device)
     model.eval()
     obs.expect("model.eval(); torch.is_grad_enabled()", torch.is_grad_enabled(), True)
@@ -265,11 +293,14 @@ class _UsesTraining(nn.Module):
 @claim(
     "eval.custom",
     "A custom module sees the mode only through `self.training`: after `model.eval()`, "
-    "`F.dropout(x, p)` called without `training=self.training` still zeroes elements, while "
+    "`F.dropout(x, p)` called without `training=self.training` (its `training` argument "
+    "defaults to `True`) still zeroes elements, while "
     "`F.dropout(x, p, training=self.training)` returns its input unchanged.",
 )
 @deterministic
 def _eval_custom(obs: Observer) -> None:
+    default = inspect.signature(F.dropout).parameters["training"].default
+    obs.expect("inspect.signature(F.dropout).parameters['training'].default", default, True)
     x = torch.ones(100, device=obs.device)
     forgets, uses = _ForgetsTraining().eval(), _UsesTraining().eval()
     # observe() cannot see a functional dropout (no module to hook): look at the output.
@@ -453,6 +484,29 @@ def _eval_bn_saved(obs: Observer) -> None:
             train.saved_bytes - evaluation.saved_bytes,
             2 * channels * 4,
         )
+        # Which values: besides its input, weight and running statistics, train mode saves
+        # the batch mean and inverse standard deviation, eval mode two empty tensors.
+        known = (x, bn.weight, bn.running_mean, bn.running_var)
+        for mode in ("train", "eval"):
+            bn.train(mode == "train")
+            _, saved = _saved_during(bn, x)
+            others = [t for t in saved if not any(t is k for k in known)]
+            if mode == "train":
+                inverse_std = 1 / torch.sqrt(x.var(0, unbiased=False) + bn.eps)
+                obs.expect(
+                    f"BatchNorm1d({channels}).train(): the other saved tensors are "
+                    "(x.mean(0), 1 / sqrt(x.var(0, unbiased=False) + eps))",
+                    len(others) == 2
+                    and torch.allclose(others[0], x.mean(0), atol=1e-6)
+                    and torch.allclose(others[1], inverse_std, atol=1e-5),
+                    True,
+                )
+            else:
+                obs.expect(
+                    f"BatchNorm1d({channels}).eval(): numel of the other saved tensors",
+                    [t.numel() for t in others],
+                    [0, 0],
+                )
     x = torch.randn(16, 10, device=obs.device)
     rows = behaviour_matrix(lambda: SimpleModel().to(obs.device), x)
     saved = {(r.training, r.grad_mode, r.requires_grad): r.saved_bytes for r in rows}
@@ -460,4 +514,329 @@ def _eval_bn_saved(obs: Observer) -> None:
         "saved[(True, 'grad', True)] - saved[(False, 'grad', True)]",
         saved[(True, "grad", True)] - saved[(False, "grad", True)],
         2 * 10 * 4,
+    )
+
+
+@claim(
+    "eval.per-module",
+    "Each module has its own `training` flag: a new `nn.Dropout`, `nn.BatchNorm1d`, "
+    "`nn.Linear`, `nn.Sequential` or `SimpleModel` starts with `training = True`, "
+    "`model.eval()` sets the flags of the submodules the model has when it is called, and a "
+    "submodule assigned afterwards keeps `training = True` (a Dropout among them keeps "
+    "zeroing elements) until the next `eval()` or `train()` call.",
+)
+@deterministic
+def _eval_per_module(obs: Observer) -> None:
+    fresh = {
+        "nn.Dropout()": nn.Dropout(),
+        "nn.BatchNorm1d(10)": nn.BatchNorm1d(10),
+        "nn.Linear(10, 1)": nn.Linear(10, 1),
+        "nn.Sequential()": nn.Sequential(),
+        "SimpleModel()": SimpleModel(),
+    }
+    for code, module in fresh.items():
+        obs.expect(f"{code}.training", module.training, True)
+
+    model = nn.Sequential(SimpleModel()).to(obs.device).eval()
+    model.extra = nn.Dropout(0.5)  # assigned after eval()
+    model[0].late = nn.Dropout(0.5)  # nested, also after eval()
+    flags = {name: m.training for name, m in model.named_modules()}
+    obs.expect(
+        "model.eval(); model.extra = nn.Dropout(0.5); model[0].late = nn.Dropout(0.5); "
+        "{name: m.training for name, m in model.named_modules()}",
+        flags,
+        {
+            "": False,
+            "0": False,
+            "0.dropout": False,
+            "0.bn": False,
+            "0.linear": False,
+            "0.late": True,
+            "extra": True,
+        },
+    )
+    x = torch.ones(1000, device=obs.device)
+    obs.expect("bool((model.extra(x) == 0).any())", bool((model.extra(x) == 0).any()), True)
+    model.eval()
+    obs.expect(
+        "model.eval(); {m.training for m in model.modules()}",
+        {m.training for m in model.modules()},
+        {False},
+    )
+    obs.expect("torch.equal(model.extra(x), x)", torch.equal(model.extra(x), x), True)
+
+
+@claim(
+    "eval.no-parentheses",
+    "`model.eval` without parentheses only looks the method up: it calls nothing, and every "
+    "module of the model stays in training mode.",
+)
+@deterministic
+def _eval_no_call(obs: Observer) -> None:
+    model = SimpleModel().to(obs.device)
+    method = model.eval  # no call
+    obs.expect("callable(model.eval)", callable(method), True)
+    obs.expect(
+        "model.eval; {m.training for m in model.modules()}",
+        {m.training for m in model.modules()},
+        {True},
+    )
+    seen = observe(model, torch.randn(16, 10, device=obs.device))
+    obs.expect("observe(model, x).dropout_active", seen.dropout_active, True)
+    obs.expect("observe(model, x).bn_stats_updated", seen.bn_stats_updated, True)
+
+
+def _dropout_classes() -> dict[str, type[nn.Module]]:
+    """The dropout module classes of ``torch.nn``, by name: subclasses of ``_DropoutNd``."""
+    base = nn.modules.dropout._DropoutNd
+    return {
+        name: value
+        for name, value in sorted(vars(nn).items())
+        if isinstance(value, type) and issubclass(value, base) and value is not base
+    }
+
+
+_DROPOUT_INPUT = {  # an input shape each class takes, and the mask it saves in train mode
+    "AlphaDropout": ((4, 8, 5), (4, 8, 5)),
+    "Dropout": ((4, 8, 5), (4, 8, 5)),
+    "Dropout1d": ((4, 8, 5), (4, 8, 1)),
+    "Dropout2d": ((4, 8, 5, 5), (4, 8, 1, 1)),
+    "Dropout3d": ((4, 8, 3, 3, 3), (4, 8, 1, 1, 1)),
+    "FeatureAlphaDropout": ((4, 8, 5, 5), (4, 8, 1, 1)),
+}
+
+
+@claim(
+    "eval.dropout-saved",
+    "In train mode, with `p` = 0.2, 0.5 or 0.8 and a batched input, each dropout module class "
+    "of `torch.nn` (`AlphaDropout`, `Dropout`, `Dropout1d`, `Dropout2d`, `Dropout3d`, "
+    "`FeatureAlphaDropout`) saves one mask tensor for backward when its input requires grad "
+    "(of the input's shape for `Dropout` and `AlphaDropout`, one value per sample and channel "
+    "for the others; on the CPU, of the input's dtype) and nothing when its input does not; "
+    "in eval mode each returns its input itself and saves nothing.",
+)
+@deterministic
+def _eval_dropout_saved(obs: Observer) -> None:
+    classes = _dropout_classes()
+    obs.expect("sorted dropout classes of torch.nn", sorted(classes), sorted(_DROPOUT_INPUT))
+    for (name, cls), p in itertools.product(classes.items(), (0.2, 0.5, 0.8)):
+        shape, mask = _DROPOUT_INPUT[name]
+        layer = cls(p)
+        x = torch.randn(shape, device=obs.device, requires_grad=True)
+        _, saved = _saved_during(layer.train(), x)
+        obs.expect(
+            f"nn.{name}({p}).train(), x.requires_grad: saved shapes",
+            [tuple(t.shape) for t in saved],
+            [mask],
+        )
+        if obs.device.type == "cpu":
+            obs.expect(f"nn.{name}({p}): saved dtype", saved[0].dtype, x.dtype)
+        _, saved = _saved_during(layer.train(), x.detach())
+        obs.expect(f"nn.{name}({p}).train(), input without grad: len(saved)", len(saved), 0)
+        output, saved = _saved_during(layer.eval(), x)
+        obs.expect(f"nn.{name}({p}).eval()(x) is x", output is x, True)
+        obs.expect(f"nn.{name}({p}).eval(): len(saved)", len(saved), 0)
+
+
+@claim(
+    "eval.dropout-random",
+    "In train mode `nn.Dropout` draws a new random mask on every call, so repeated calls on "
+    "the same input give different outputs (checked: 10 calls of `nn.Dropout(0.5)` on 1000 "
+    "ones, and two calls of `SimpleModel` on one batch); in eval mode repeated calls give equal "
+    "outputs.",
+)
+@deterministic
+def _eval_dropout_random(obs: Observer) -> None:
+    dropout = nn.Dropout(0.5).train()
+    ones = torch.ones(1000, device=obs.device)
+    masks = {tuple((dropout(ones) != 0).tolist()) for _ in range(10)}
+    obs.expect("len({mask of dropout(x) for 10 calls})", len(masks), 10)
+    dropout.eval()
+    obs.expect(
+        "nn.Dropout(0.5).eval(): torch.equal(dropout(x), dropout(x))",
+        torch.equal(dropout(ones), dropout(ones)),
+        True,
+    )
+    model = SimpleModel().to(obs.device)
+    x = torch.randn(16, 10, device=obs.device)
+    obs.expect(
+        "model.train(); torch.equal(model(x), model(x))",
+        torch.equal(model.train()(x), model(x)),
+        False,
+    )
+    obs.expect(
+        "model.eval(); torch.equal(model(x), model(x))",
+        torch.equal(model.eval()(x), model(x)),
+        True,
+    )
+
+
+@claim(
+    "eval.dropout-memory",
+    "For `Linear(64, 64)`-`ReLU`-`Dropout(0.5)`-`Linear(64, 64)` on a `(32, 64)` float32 input "
+    "on the CPU, every parameter trainable, the tensors a forward saves for backward reference "
+    "49152 bytes in 24576 bytes of distinct storage besides the parameters and input in train "
+    "mode, and 40960 bytes in 8192 in eval mode: eval mode keeps neither the Dropout mask nor "
+    "the Dropout output.",
+)
+@deterministic
+def _eval_dropout_memory(obs: Observer) -> None:
+    net = nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Dropout(0.5), nn.Linear(64, 64))
+    x = torch.randn(32, 64)  # on the CPU, whatever the device: a CUDA mask is smaller
+    outputs: dict[str, int] = {}
+    for index, name in ((1, "relu"), (2, "dropout")):
+        net[index].register_forward_hook(
+            lambda _m, _a, out, name=name: outputs.__setitem__(
+                name, out.untyped_storage().data_ptr()
+            )
+        )
+    existing = {t.untyped_storage().data_ptr() for t in (*net.parameters(), x)}
+    for mode in ("train", "eval"):
+        net.train(mode == "train")
+        with count_saved(exclude=[*net.parameters(), x]) as saved:
+            net(x)
+        # Which storages: a second forward, whose outputs the forward hooks record.
+        _, tensors = _saved_during(net, x)
+        kept = {
+            t.untyped_storage().data_ptr(): t.untyped_storage().nbytes()
+            for t in tensors
+            if t.untyped_storage().data_ptr() not in existing
+        }
+        others = sorted(n for ptr, n in kept.items() if ptr not in outputs.values())
+        figures = (saved.bytes, saved.storage_bytes)
+        if mode == "train":
+            obs.expect("train: (saved.bytes, saved.storage_bytes)", figures, (49152, 24576))
+            obs.expect(
+                "train: the ReLU and Dropout outputs are kept",
+                {outputs["relu"], outputs["dropout"]} <= set(kept),
+                True,
+            )
+            obs.expect("train: bytes of the other storages kept (the mask)", others, [8192])
+        else:
+            obs.expect("eval: (saved.bytes, saved.storage_bytes)", figures, (40960, 8192))
+            obs.expect(
+                "eval: the Dropout output is the ReLU output",
+                outputs["dropout"] == outputs["relu"],
+                True,
+            )
+            obs.expect(
+                "eval: the storages kept are the ReLU output's only",
+                set(kept) == {outputs["relu"]},
+                True,
+            )
+
+
+@claim(
+    "eval.bn-defaults",
+    "A new `BatchNorm1d(C)`, `BatchNorm2d(C)` or `BatchNorm3d(C)` has `momentum = 0.1`, "
+    "`eps = 1e-5`, `running_mean` all zeros, `running_var` all ones, `num_batches_tracked` 0, "
+    "`weight` all ones and `bias` all zeros.",
+)
+@deterministic
+def _eval_bn_defaults(obs: Observer) -> None:
+    for cls in (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d):
+        bn = cls(3)
+        name = cls.__name__
+        obs.expect(f"{name}(3).momentum", bn.momentum, 0.1)
+        obs.expect(f"{name}(3).eps", bn.eps, 1e-5)
+        obs.expect(f"{name}(3).running_mean", bn.running_mean.tolist(), [0.0, 0.0, 0.0])
+        obs.expect(f"{name}(3).running_var", bn.running_var.tolist(), [1.0, 1.0, 1.0])
+        obs.expect(f"{name}(3).num_batches_tracked", int(bn.num_batches_tracked), 0)
+        obs.expect(f"{name}(3).weight", bn.weight.tolist(), [1.0, 1.0, 1.0])
+        obs.expect(f"{name}(3).bias", bn.bias.tolist(), [0.0, 0.0, 0.0])
+
+
+@claim(
+    "eval.bn2d-one-image",
+    "In train mode `BatchNorm2d` accepts a batch of one image of shape `(1, C, H, W)` with "
+    "`H * W > 1`, normalising each channel over its `H * W` values, and raises the `ValueError` "
+    "'Expected more than 1 value per channel when training' for shape `(1, C, 1, 1)`.",
+)
+@deterministic
+def _eval_bn2d_one_image(obs: Observer) -> None:
+    bn = nn.BatchNorm2d(3).to(obs.device).train()
+    x = torch.randn(1, 3, 4, 4, device=obs.device) * 2.0 + 1.0
+    try:
+        y: torch.Tensor | None = bn(x).detach()
+    except ValueError as exc:  # a BatchNorm that counted samples would refuse it
+        obs.record("bn2d.train()(x of shape (1, 3, 4, 4)) raised", str(exc))
+        y = None
+    obs.expect("bn2d.train()(x of shape (1, 3, 4, 4)) is accepted", y is not None, True)
+    assert y is not None
+    mean = x.mean(dim=(0, 2, 3), keepdim=True)
+    var = x.var(dim=(0, 2, 3), unbiased=False, keepdim=True)
+    obs.expect(
+        "bn2d.train()(x of shape (1, 3, 4, 4)): allclose(y, (x - mean) / sqrt(var + eps))",
+        torch.allclose(y, (x - mean) / torch.sqrt(var + bn.eps), atol=1e-5),
+        True,
+    )
+    with obs.expect_raises(
+        "bn2d.train()(torch.randn(1, 3, 1, 1))",
+        ValueError,
+        "Expected more than 1 value per channel",
+    ):
+        bn(torch.randn(1, 3, 1, 1, device=obs.device))
+
+
+@claim(
+    "eval.drop-last",
+    "A `DataLoader` with `batch_size=b` over n samples ends with a batch of `n % b` samples when "
+    "b does not divide n (a batch of one when n is one more than a multiple of b), and "
+    "`drop_last=True` leaves that last batch out (checked: n, b = 17, 8; 25, 6; 16, 8; 5, 2; "
+    "with and without `shuffle=True`).",
+)
+@deterministic
+def _eval_drop_last(obs: Observer) -> None:
+    for (n, b), shuffle in itertools.product(((17, 8), (25, 6), (16, 8), (5, 2)), (False, True)):
+        data = TensorDataset(torch.randn(n, 3))
+        full = [b] * (n // b)
+        where = f"n={n}, batch_size={b}, shuffle={shuffle}"
+        obs.expect(
+            f"{where}: batch sizes",
+            _batch_sizes(DataLoader(data, batch_size=b, shuffle=shuffle)),
+            full + ([n % b] if n % b else []),
+        )
+        obs.expect(
+            f"{where}, drop_last=True: batch sizes",
+            _batch_sizes(DataLoader(data, batch_size=b, shuffle=shuffle, drop_last=True)),
+            full,
+        )
+
+
+def _batch_sizes(loader: DataLoader[tuple[torch.Tensor, ...]]) -> list[int]:
+    return [len(batch[0]) for batch in loader]
+
+
+@claim(
+    "eval.bn-buffers",
+    "A `BatchNorm1d`'s `running_mean`, `running_var` and `num_batches_tracked` are buffers, "
+    "not parameters: they are listed by `named_buffers()` and not by `parameters()` (so an "
+    "optimizer built from `model.parameters()` does not hold them), do not require grad, and "
+    "have no `.grad` after `backward()`.",
+)
+@deterministic
+def _eval_bn_buffers(obs: Observer) -> None:
+    bn = nn.BatchNorm1d(4).to(obs.device)
+    obs.expect(
+        "[name for name, _ in bn.named_buffers()]",
+        [name for name, _ in bn.named_buffers()],
+        ["running_mean", "running_var", "num_batches_tracked"],
+    )
+    obs.expect(
+        "[name for name, _ in bn.named_parameters()]",
+        [name for name, _ in bn.named_parameters()],
+        ["weight", "bias"],
+    )
+    optimizer = torch.optim.SGD(bn.parameters(), lr=0.1)
+    held = {id(p) for group in optimizer.param_groups for p in group["params"]}
+    obs.expect(
+        "any buffer in SGD(bn.parameters()).param_groups",
+        any(id(b) in held for b in bn.buffers()),
+        False,
+    )
+    bn.train()(torch.randn(8, 4, device=obs.device)).sum().backward()
+    obs.expect(
+        "[(b.requires_grad, b.grad) for b in bn.buffers()]",
+        [(b.requires_grad, b.grad) for b in bn.buffers()],
+        [(False, None)] * 3,
     )
