@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
 
 from counterfactuals import counterfactual
 
@@ -131,18 +130,7 @@ def _(patch: pytest.MonkeyPatch) -> None:
     patch.setattr(nn.BatchNorm1d, "forward", uncounted)
 
 
-# --- x.drop-last, x.optimizer-given-only, x.sgd-by-hand, x.mse-saves-target -------------
-
-
-@counterfactual("x.drop-last", "DataLoader ignores drop_last")
-def _(patch: pytest.MonkeyPatch) -> None:
-    real = DataLoader.__init__
-
-    def keep_last(self: DataLoader, *args: Any, **kwargs: Any) -> None:
-        kwargs["drop_last"] = False
-        real(self, *args, **kwargs)
-
-    patch.setattr(DataLoader, "__init__", keep_last)
+# --- x.optimizer-given-only, x.sgd-by-hand, x.mse-saves-target -------------
 
 
 @counterfactual("x.linear-saves-input", "Linear saves a copy of its input, not the input")

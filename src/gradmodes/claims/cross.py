@@ -9,7 +9,6 @@ from collections.abc import Callable
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
 
 from gradmodes.claims._common import deterministic
 from gradmodes.claims._registry import Observer, claim
@@ -344,24 +343,6 @@ def _x_seed_train_mode(obs: Observer) -> None:
 
 
 # --- Facts of the eval-mode, requires-grad, no-grad and inference-mode pages --------------
-
-
-@claim(
-    "x.drop-last",
-    "Over a dataset of 17 samples, `DataLoader(data, batch_size=8)` yields batches of 8, 8 "
-    "and 1 samples, and `DataLoader(data, batch_size=8, drop_last=True)` leaves out the last, "
-    "incomplete batch: 8 and 8.",
-)
-@deterministic
-def _x_drop_last(obs: Observer) -> None:
-    data = TensorDataset(torch.randn(17, 3))
-    for drop_last, sizes in ((False, [8, 8, 1]), (True, [8, 8])):
-        loader = DataLoader(data, batch_size=8, drop_last=drop_last)
-        obs.expect(
-            f"[len(batch[0]) for batch in DataLoader(data, batch_size=8, drop_last={drop_last})]",
-            [len(batch[0]) for batch in loader],
-            sizes,
-        )
 
 
 @claim(
