@@ -62,7 +62,7 @@ def test_a_malformed_range_is_refused_when_the_claim_is_registered(malformed: st
 
 
 def test_the_bare_no_grad_decorator_claim_carries_its_range() -> None:
-    decorator = get_claim("ng.decorator")
+    decorator = get_claim("ng.decorator-bare")
     assert decorator.torch_versions == ">=2.1"
     assert not decorator.applies("2.0.1")
 
