@@ -11,6 +11,13 @@ from _site import DOCS, LANGUAGES, SOURCE_LANGUAGE, BuiltSite, run_build
 # switch the network off in the test process itself).
 collect_ignore = ["fixture_site", "offline"]
 
+# torch.compile (the co.* claims) creates its cache folder, TORCHINDUCTOR_CACHE_DIR, when dynamo
+# is first imported; by default a folder of the system's temporary directory that stays. The
+# tests use a temporary one, removed when they end.
+_COMPILE_CACHE = tempfile.mkdtemp(prefix="gradmodes-compile-cache-")
+os.environ["TORCHINDUCTOR_CACHE_DIR"] = _COMPILE_CACHE
+atexit.register(shutil.rmtree, _COMPILE_CACHE, ignore_errors=True)
+
 
 @pytest.fixture(scope="session")
 def site() -> BuiltSite:
