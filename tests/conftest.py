@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
 import sys
+import tempfile
 
 import pytest
 from _site import DOCS, LANGUAGES, SOURCE_LANGUAGE, BuiltSite, run_build

@@ -12,6 +12,7 @@ import inspect
 from collections.abc import Callable
 from typing import NamedTuple
 
+import _onnx_models
 import pytest
 import torch
 from torch import nn
@@ -29,6 +30,9 @@ from gradmodes import (
     grad_context,
     mlp,
     observe,
+    onnx_dropout_training,
+    onnx_ops,
+    run_onnx,
     trainable_parameters,
     unfreeze,
     unfreeze_batchnorm,
@@ -130,6 +134,41 @@ REFUSED = [
         lambda: count_saved(exclude=[1]).__enter__(),
         TypeError,
         "takes tensors, got int",
+    ),
+    R(
+        "onnx_ops",
+        "a file name",
+        lambda: onnx_ops("m.onnx"),
+        TypeError,
+        r"onnx.export\(\.\.\., dynamo",
+    ),
+    R(
+        "onnx_dropout_training",
+        "a model",
+        lambda: onnx_dropout_training(mlp(2)),
+        TypeError,
+        "got Sequential",
+    ),
+    R(
+        "run_onnx",
+        "a list input",
+        lambda: run_onnx(_onnx_models.identity(), [1.0, 2.0]),
+        TypeError,
+        "takes tensors as inputs, got list",
+    ),
+    R(
+        "run_onnx",
+        "no input",
+        lambda: run_onnx(_onnx_models.identity()),
+        ValueError,
+        "takes 1 inputs, got 0",
+    ),
+    R(
+        "run_onnx",
+        "a str optimize",
+        lambda: run_onnx(_onnx_models.identity(), torch.ones(2), optimize="no"),
+        TypeError,
+        "optimize must be True or False",
     ),
     R("check", "a misspelt id", lambda: check("eval.flg"), UnknownClaim, "did you mean eval.flag"),
     R("check", "an int id", lambda: check(3), TypeError, "a claim id is a str"),

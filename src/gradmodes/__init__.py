@@ -11,6 +11,8 @@
 The registered claims live in :mod:`gradmodes.claims`.
 """
 
+from gradmodes.compiling import DynamoLog, dynamo_log
+from gradmodes.exporting import onnx_dropout_training, onnx_ops, run_onnx
 from gradmodes.freeze import (
     freeze,
     freeze_batchnorm,
@@ -25,6 +27,7 @@ from gradmodes.probes import Observation, SavedTensors, count_saved, observe
 
 __all__ = [
     "GRAD_MODES",
+    "DynamoLog",
     "GradMode",
     "MatrixRow",
     "Observation",
@@ -32,6 +35,7 @@ __all__ = [
     "SimpleModel",
     "behaviour_matrix",
     "count_saved",
+    "dynamo_log",
     "evaluating",
     "format_matrix",
     "freeze",
@@ -39,6 +43,9 @@ __all__ = [
     "grad_context",
     "mlp",
     "observe",
+    "onnx_dropout_training",
+    "onnx_ops",
+    "run_onnx",
     "trainable_parameters",
     "unfreeze",
     "unfreeze_batchnorm",

@@ -16,6 +16,7 @@ them. Count graphs with dynamo's own counters (``torch._dynamo.testing.CompileCo
 ...         _ = f(x)
 >>> log.recompiles
 [('GLOBAL_STATE changed: grad_mode',)]
+>>> del f  # dynamo cleans up after a compiled function while its globals still exist
 """
 
 from __future__ import annotations
@@ -80,12 +81,12 @@ def dynamo_log() -> Iterator[DynamoLog]:
     on exit torch's logging settings are reset to their defaults
     (``torch._logging.set_logs()``).
 
-    >>> torch._dynamo.reset()
     >>> g = torch.compile(lambda x: x + 1, backend="eager")
     >>> with dynamo_log() as log:
     ...     _ = g(torch.ones(1))
     >>> log  # one graph, no recompile
     DynamoLog(recompiles=[], warnings=[])
+    >>> del g
     """
     log = DynamoLog()
     handler = _Collect(log)

@@ -39,13 +39,7 @@ def _proto(program: object, function: str) -> Any:
 
 
 def onnx_ops(program: object) -> list[str]:
-    """The operator of each node of the exported graph, in order, ``Constant`` nodes left out.
-
-    >>> onnx_ops("model.onnx")
-    Traceback (most recent call last):
-    ...
-    TypeError: onnx_ops() needs what torch.onnx.export(..., dynamo=True) returns or an onnx.ModelProto, got str
-    """
+    """The operator of each node of the exported graph, in order, ``Constant`` nodes left out."""
     proto = _proto(program, "onnx_ops")
     return [node.op_type for node in proto.graph.node if node.op_type != "Constant"]
 

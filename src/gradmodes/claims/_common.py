@@ -33,7 +33,9 @@ def deterministic(run: Callable[[Observer], None]) -> Callable[[Observer], None]
     return seeded_run
 
 
-def time_limited(seconds: int) -> Callable[[Callable[[Observer], None]], Callable[[Observer], None]]:
+def time_limited(
+    seconds: int,
+) -> Callable[[Callable[[Observer], None]], Callable[[Observer], None]]:
     """Stop a check that runs longer than ``seconds`` with ``TimeoutError`` naming its claim.
 
     For checks that compile code (``torch.compile``, exports), which could hang a build.

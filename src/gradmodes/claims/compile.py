@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterator
-from typing import Any
 from contextlib import contextmanager
+from typing import Any
 
 import torch
 from torch import nn
@@ -51,7 +51,6 @@ def _compile_check(run: Callable[[Observer], None]) -> Callable[[Observer], None
 
     @functools.wraps(run)
     def fresh(obs: Observer) -> None:
-        import torch._dynamo
 
         with _fresh_dynamo():
             run(obs)
@@ -160,7 +159,9 @@ def _co_requires_grad(obs: Observer) -> None:
         y = compiled(x)
     obs.expect("counter.frame_count after freeze(model)", counter.frame_count, 2)
     newest = log.recompiles[0][0] if log.recompiles else ""
-    obs.expect("'requires_grad mismatch' in the failed guard", "requires_grad mismatch" in newest, True)
+    obs.expect(
+        "'requires_grad mismatch' in the failed guard", "requires_grad mismatch" in newest, True
+    )
     obs.expect("y.requires_grad", y.requires_grad, False)
     y_input = compiled(x.clone().requires_grad_())
     obs.expect("counter.frame_count after an input that requires grad", counter.frame_count, 3)
@@ -169,7 +170,7 @@ def _co_requires_grad(obs: Observer) -> None:
 
 @claim(
     "co.inner-block",
-    "A `with torch.no_grad():` block inside a function compiled with `backend=\"aot_eager\"` "
+    'A `with torch.no_grad():` block inside a function compiled with `backend="aot_eager"` '
     "stays in one graph, without a graph break, as the calls `torch._C._set_grad_enabled(False)` "
     "and `torch._C._set_grad_enabled(True)`: the result computed in the block does not require "
     "grad, and the gradient through the compiled function equals the uncompiled one's.",
@@ -200,7 +201,9 @@ def _co_inner_block(obs: Observer) -> None:
     obs.expect("scale.requires_grad", scale.requires_grad, False)
     (compiled_grad,) = torch.autograd.grad(out, w)
     (eager_grad,) = torch.autograd.grad(f(x)[0], w)
-    obs.expect("torch.allclose(compiled_grad, eager_grad)", torch.allclose(compiled_grad, eager_grad), True)
+    obs.expect(
+        "torch.allclose(compiled_grad, eager_grad)", torch.allclose(compiled_grad, eager_grad), True
+    )
 
 
 @claim(
@@ -239,7 +242,7 @@ def _co_wrapper(obs: Observer) -> None:
 
 @claim(
     "co.recompile-limit",
-    "After four `nn.Sequential` models compiled with `torch.compile(model, backend=\"eager\")` "
+    'After four `nn.Sequential` models compiled with `torch.compile(model, backend="eager")` '
     "were each called with gradients enabled and under `torch.no_grad()` (8 graphs), a fifth "
     "one compiled the same way and called the same way compiles nothing (0 frames), still "
     "returns the model's output, and dynamo logs 'torch._dynamo hit config.recompile_limit "

@@ -84,9 +84,9 @@ def _ex_jit_deprecated(obs: Observer) -> None:
 @claim(
     "ex.trace-bakes",
     "`torch.jit.trace` bakes the mode into the trace: a `SimpleModel` traced in train mode "
-    "still drops and still updates BatchNorm's running statistics after `traced.eval()` "
-    "(`traced.training` is then `False`), and one traced in eval mode does neither after "
-    "`traced.train()`.",
+    "calls `torch.dropout(..., 0.5, True)`, and still drops and still updates BatchNorm's "
+    "running statistics after `traced.eval()` (`traced.training` is then `False`); one traced "
+    "in eval mode does neither after `traced.train()`.",
 )
 @_export_check
 def _ex_trace_bakes(obs: Observer) -> None:
@@ -94,8 +94,18 @@ def _ex_trace_bakes(obs: Observer) -> None:
         model = SimpleModel().train(mode == "train")
         with _quiet():
             traced = torch.jit.trace(model, torch.randn(16, 10), check_trace=False)
+        call = traced.dropout.code.strip().splitlines()[-1].strip()
+        obs.record(f"traced in {mode} mode: the recorded call", call)
+        obs.expect(
+            f"traced in {mode} mode: the call is torch.dropout(..., 0.5, {mode == 'train'})",
+            call.startswith("return torch.dropout(")
+            and call.endswith(f", 0.5, {mode == 'train'})"),
+            True,
+        )
         traced.train(mode != "train")  # switch the trace to the other mode
-        obs.expect(f"traced in {mode} mode, switched: traced.training", traced.training, mode != "train")
+        obs.expect(
+            f"traced in {mode} mode, switched: traced.training", traced.training, mode != "train"
+        )
         obs.expect(f"traced in {mode} mode, switched: drops", _drops(traced), mode == "train")
         obs.expect(
             f"traced in {mode} mode, switched: BatchNorm statistics update",
@@ -120,7 +130,9 @@ def _ex_script_follows(obs: Observer) -> None:
     scripted.eval()
     obs.expect("after scripted.eval(): drops", _drops(scripted), False)
     obs.expect(
-        "after scripted.eval(): BatchNorm statistics update", _bn_updates(scripted, scripted.bn), False
+        "after scripted.eval(): BatchNorm statistics update",
+        _bn_updates(scripted, scripted.bn),
+        False,
     )
 
 
@@ -149,7 +161,9 @@ def _ex_export_bakes(obs: Observer) -> None:
             _training_arguments(program),
             {"dropout": flag, "batch_norm": flag},
         )
-        obs.expect(f"exported in {mode} mode: program.module() drops", _drops(program.module()), flag)
+        obs.expect(
+            f"exported in {mode} mode: program.module() drops", _drops(program.module()), flag
+        )
 
 
 def _training_arguments(program: Any) -> dict[str, object]:
@@ -200,7 +214,9 @@ def _ex_export_shares(obs: Observer) -> None:
     obs.expect("model.bn.num_batches_tracked after export", model.bn.num_batches_tracked.item(), 0)
     with torch.no_grad():
         module(torch.randn(16, 10))
-    obs.expect("model.bn.num_batches_tracked after one call", model.bn.num_batches_tracked.item(), 1)
+    obs.expect(
+        "model.bn.num_batches_tracked after one call", model.bn.num_batches_tracked.item(), 1
+    )
     obs.expect("model.bn.running_mean changed", not torch.equal(mean, model.bn.running_mean), True)
 
 
@@ -310,8 +326,12 @@ def _ex_onnx_batchnorm(obs: Observer) -> None:
         train_out = copy.deepcopy(model).train()(x)
     program, _ = _onnx(model.train(), x)
     (out,) = run_onnx(program, x)
-    obs.expect("onnxruntime output == eager eval output", torch.allclose(out, eval_out, atol=1e-5), True)
-    obs.expect("onnxruntime output == eager train output", torch.allclose(out, train_out, atol=1e-5), False)
+    obs.expect(
+        "onnxruntime output == eager eval output", torch.allclose(out, eval_out, atol=1e-5), True
+    )
+    obs.expect(
+        "onnxruntime output == eager train output", torch.allclose(out, train_out, atol=1e-5), False
+    )
 
 
 @claim(
@@ -336,7 +356,8 @@ def _ex_onnx_ort_removes_dropout(obs: Observer) -> None:
     )
     obs.expect(
         "ORT_DISABLE_ALL: two runs differ",
-        not torch.equal(run_onnx(program, x, optimize=False)[0], run_onnx(program, x, optimize=False)[0]),
+        not torch.equal(
+            run_onnx(program, x, optimize=False)[0], run_onnx(program, x, optimize=False)[0]
+        ),
         True,
     )
-

@@ -86,7 +86,11 @@ def _fn_frozen(obs: Observer) -> None:
         return torch.func.functional_call(layer, p, (x,)).sum()
 
     grads = torch.func.grad(loss)(params)
-    obs.expect("{p.requires_grad for p in layer.parameters()}", {p.requires_grad for p in layer.parameters()}, {False})
+    obs.expect(
+        "{p.requires_grad for p in layer.parameters()}",
+        {p.requires_grad for p in layer.parameters()},
+        {False},
+    )
     obs.expect("torch.equal(grads['weight'], x[None])", torch.equal(grads["weight"], x[None]), True)
     obs.expect("grads['bias'].tolist()", grads["bias"].tolist(), [1.0])
     obs.expect("layer.weight.grad is None", layer.weight.grad is None, True)
@@ -102,31 +106,49 @@ def _fn_frozen(obs: Observer) -> None:
 def _fn_functional_call_mode(obs: Observer) -> None:
     dropout = nn.Dropout(0.5)
     ones = torch.ones(100)
-    obs.expect("train mode: zeros in the output", bool((torch.func.functional_call(dropout, {}, (ones,)) == 0).any()), True)
+    obs.expect(
+        "train mode: zeros in the output",
+        bool((torch.func.functional_call(dropout, {}, (ones,)) == 0).any()),
+        True,
+    )
     dropout.eval()
-    obs.expect("eval mode: output == input", torch.equal(torch.func.functional_call(dropout, {}, (ones,)), ones), True)
+    obs.expect(
+        "eval mode: output == input",
+        torch.equal(torch.func.functional_call(dropout, {}, (ones,)), ones),
+        True,
+    )
 
 
 @claim(
     "fn.vmap-dropout",
     "`torch.func.vmap` over a `Dropout` in train mode raises `RuntimeError` ('vmap: called "
-    "random operation while in randomness error mode') with the default `randomness=\"error\"`; "
-    "in eval mode it runs; `randomness=\"different\"` gives each sample its own mask and "
-    "`\"same\"` one mask for all.",
+    'random operation while in randomness error mode\') with the default `randomness="error"`; '
+    'in eval mode it runs; `randomness="different"` gives each sample its own mask and '
+    '`"same"` one mask for all.',
     torch_versions=">=2.0",
 )
 @deterministic
 def _fn_vmap_dropout(obs: Observer) -> None:
     dropout = nn.Dropout(0.5)
     batch = torch.ones(8, 16)
-    with obs.expect_raises("torch.func.vmap(dropout)(batch) in train mode", RuntimeError, "randomness error mode"):
+    with obs.expect_raises(
+        "torch.func.vmap(dropout)(batch) in train mode", RuntimeError, "randomness error mode"
+    ):
         torch.func.vmap(dropout)(batch)
     different = torch.func.vmap(dropout, randomness="different")(batch)
     same = torch.func.vmap(dropout, randomness="same")(batch)
-    obs.expect("randomness='different': rows differ", not all(torch.equal(r, different[0]) for r in different), True)
+    obs.expect(
+        "randomness='different': rows differ",
+        not all(torch.equal(r, different[0]) for r in different),
+        True,
+    )
     obs.expect("randomness='same': rows equal", all(torch.equal(r, same[0]) for r in same), True)
     dropout.eval()
-    obs.expect("eval mode: torch.func.vmap(dropout)(batch) == batch", torch.equal(torch.func.vmap(dropout)(batch), batch), True)
+    obs.expect(
+        "eval mode: torch.func.vmap(dropout)(batch) == batch",
+        torch.equal(torch.func.vmap(dropout)(batch), batch),
+        True,
+    )
 
 
 @claim(
@@ -141,8 +163,14 @@ def _fn_vmap_batchnorm(obs: Observer) -> None:
     bn = nn.BatchNorm1d(4)
     batch = torch.randn(3, 2, 4)  # 3 samples for vmap, each a batch of 2
     with obs.expect_raises(
-        "torch.func.vmap(bn)(batch) in train mode", RuntimeError, "Batch norm got a batched tensor as input"
+        "torch.func.vmap(bn)(batch) in train mode",
+        RuntimeError,
+        "Batch norm got a batched tensor as input",
     ):
         torch.func.vmap(bn)(batch)
     bn.eval()
-    obs.expect("eval mode: torch.func.vmap(bn)(batch).shape", tuple(torch.func.vmap(bn)(batch).shape), (3, 2, 4))
+    obs.expect(
+        "eval mode: torch.func.vmap(bn)(batch).shape",
+        tuple(torch.func.vmap(bn)(batch).shape),
+        (3, 2, 4),
+    )
