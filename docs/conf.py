@@ -70,6 +70,7 @@ nitpick_ignore = [
         "torch.nn.modules.container.Sequential",
         "torch.nn.parameter.Parameter",
         "collections.abc.Callable",
+        "collections.abc.Iterable",
         "collections.abc.Iterator",
         "collections.abc.Sequence",
         "contextlib.AbstractContextManager",

@@ -60,7 +60,7 @@ def _bn_updates(module: Callable[[torch.Tensor], torch.Tensor], bn: nn.Module) -
 
 @claim(
     "ex.jit-deprecated",
-    "`torch.jit.trace` and `torch.jit.script` raise a `DeprecationWarning` "
+    "`torch.jit.trace` and `torch.jit.script` issue a `DeprecationWarning` "
     "('`torch.jit.trace` is deprecated. Please switch to `torch.compile` or `torch.export`.', "
     "and the same for `torch.jit.script`).",
     torch_versions=">=2.13",
@@ -281,7 +281,7 @@ TRAIN_WARNING = (
 
 @claim(
     "ex.onnx-dropout",
-    "`torch.onnx.export(model, ..., dynamo=True)` of `Linear`-`Dropout` in train mode raises "
+    "`torch.onnx.export(model, ..., dynamo=True)` of `Linear`-`Dropout` in train mode issues "
     "a `UserWarning` ('Exporting a model while it is in training mode. ...') and gives `Gemm` "
     "and a `Dropout` node whose `training_mode` is `True`, and two onnxruntime runs on the "
     "same input differ; exported in eval mode, without the warning, it is `Gemm` alone.",

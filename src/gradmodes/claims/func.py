@@ -123,8 +123,8 @@ def _fn_functional_call_mode(obs: Observer) -> None:
     "fn.vmap-dropout",
     "`torch.func.vmap` over a `Dropout` in train mode raises `RuntimeError` ('vmap: called "
     'random operation while in randomness error mode\') with the default `randomness="error"`; '
-    'in eval mode it runs; `randomness="different"` gives each sample its own mask and '
-    '`"same"` one mask for all.',
+    'in eval mode it runs; with `randomness="different"` the samples\' masks differ, with '
+    '`"same"` they are all equal.',
     torch_versions=">=2.0",
 )
 @deterministic
