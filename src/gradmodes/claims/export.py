@@ -87,6 +87,7 @@ def _ex_jit_deprecated(obs: Observer) -> None:
     "calls `torch.dropout(..., 0.5, True)`, and still drops and still updates BatchNorm's "
     "running statistics after `traced.eval()` (`traced.training` is then `False`); one traced "
     "in eval mode does neither after `traced.train()`.",
+    torch_versions=">=2.13",
 )
 @_export_check
 def _ex_trace_bakes(obs: Observer) -> None:
@@ -119,6 +120,7 @@ def _ex_trace_bakes(obs: Observer) -> None:
     "`torch.jit.script` keeps `self.training` as an attribute of the scripted module: a "
     "scripted `SimpleModel` drops and updates BatchNorm's running statistics in train mode, "
     "and after `scripted.eval()` does neither.",
+    torch_versions=">=2.13",
 )
 @_export_check
 def _ex_script_follows(obs: Observer) -> None:

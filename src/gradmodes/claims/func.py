@@ -34,7 +34,7 @@ def _square_sum(x: torch.Tensor) -> torch.Tensor:
     "`torch.func.grad(f)(x)` computes the gradient inside `torch.no_grad()` and inside "
     "`torch.inference_mode()` too, for an `x` that does not require grad: for "
     "`f(x) = (x ** 2).sum()` it returns `2 * x`, a tensor that does not require grad.",
-    torch_versions=">=2.0",
+    torch_versions=">=2.13",
 )
 @deterministic
 def _fn_grad_no_grad(obs: Observer) -> None:
@@ -53,7 +53,7 @@ def _fn_grad_no_grad(obs: Observer) -> None:
     "A `with torch.no_grad():` block inside the function is respected by `torch.func.grad`: "
     "for `f(x) = (y * x).sum()` with `y = 2 * x` computed in the block, `torch.func.grad(f)(x)` is "
     "`2 * x` (`y` is a constant), not `4 * x`.",
-    torch_versions=">=2.0",
+    torch_versions=">=2.13",
 )
 @deterministic
 def _fn_inner_no_grad(obs: Observer) -> None:
@@ -74,7 +74,7 @@ def _fn_inner_no_grad(obs: Observer) -> None:
     "`requires_grad`: with the parameters of a frozen `nn.Linear(3, 1)` passed through "
     "`torch.func.functional_call`, it returns their gradients (`x` for the weight, 1 for the "
     "bias), and the parameters' `.grad` stays `None`.",
-    torch_versions=">=2.0",
+    torch_versions=">=2.13",
 )
 @deterministic
 def _fn_frozen(obs: Observer) -> None:
@@ -100,7 +100,7 @@ def _fn_frozen(obs: Observer) -> None:
     "fn.functional-call-mode",
     "`torch.func.functional_call` runs the module in its own mode: a `Dropout(0.5)` in train "
     "mode zeroes elements, and after `eval()` it returns its input unchanged.",
-    torch_versions=">=2.0",
+    torch_versions=">=2.13",
 )
 @deterministic
 def _fn_functional_call_mode(obs: Observer) -> None:
@@ -125,7 +125,7 @@ def _fn_functional_call_mode(obs: Observer) -> None:
     'random operation while in randomness error mode\') with the default `randomness="error"`; '
     'in eval mode it runs; with `randomness="different"` the samples\' masks differ, with '
     '`"same"` they are all equal.',
-    torch_versions=">=2.0",
+    torch_versions=">=2.13",
 )
 @deterministic
 def _fn_vmap_dropout(obs: Observer) -> None:
@@ -156,7 +156,7 @@ def _fn_vmap_dropout(obs: Observer) -> None:
     "`torch.func.vmap` over a `BatchNorm1d` in train mode raises `RuntimeError` ('Batch norm "
     "got a batched tensor as input while the running_mean or running_var, which will be "
     "updated in place, were not batched'); in eval mode it runs.",
-    torch_versions=">=2.0",
+    torch_versions=">=2.13",
 )
 @deterministic
 def _fn_vmap_batchnorm(obs: Observer) -> None:
