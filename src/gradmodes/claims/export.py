@@ -60,9 +60,9 @@ def _bn_updates(module: Callable[[torch.Tensor], torch.Tensor], bn: nn.Module) -
 
 @claim(
     "ex.jit-deprecated",
-    "`torch.jit.trace` and `torch.jit.script` issue a `DeprecationWarning` "
-    "('`torch.jit.trace` is deprecated. Please switch to `torch.compile` or `torch.export`.', "
-    "and the same for `torch.jit.script`).",
+    "`torch.jit.trace` and `torch.jit.script` issue a `DeprecationWarning` ('`torch.jit.trace` "
+    "is deprecated', '`torch.jit.script` is deprecated', each followed by 'Please switch to "
+    "`torch.compile` or `torch.export`.').",
     torch_versions=">=2.13",
 )
 @_export_check
