@@ -336,6 +336,26 @@ def _ex_onnx_batchnorm(obs: Observer) -> None:
     )
 
 
+def _optimized_ops(program: Any) -> list[str]:
+    """The operators of the graph as onnxruntime's default optimizations leave it."""
+    import tempfile
+    from pathlib import Path
+
+    import onnx
+    import onnxruntime
+
+    with tempfile.TemporaryDirectory() as folder:
+        options = onnxruntime.SessionOptions()
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_BASIC
+        options.optimized_model_filepath = str(Path(folder) / "optimized.onnx")
+        options.log_severity_level = 3
+        onnxruntime.InferenceSession(
+            program.model_proto.SerializeToString(), options, providers=["CPUExecutionProvider"]
+        )
+        optimized = onnx.load(options.optimized_model_filepath)
+    return [node.op_type for node in optimized.graph.node if node.op_type != "Constant"]
+
+
 @claim(
     "ex.onnx-ort-removes-dropout",
     "onnxruntime's default graph optimizations remove the `Dropout` node of a train-mode export "
@@ -351,6 +371,11 @@ def _ex_onnx_ort_removes_dropout(obs: Observer) -> None:
     model = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5), nn.BatchNorm1d(4)).train()
     program, _ = _onnx(model, x)
     obs.expect("onnx_dropout_training(program)", onnx_dropout_training(program), [True])
+    obs.expect(
+        "operators after onnxruntime's basic optimizations (part of its default)",
+        _optimized_ops(program),
+        ["Gemm", "BatchNormalization"],
+    )
     obs.expect(
         "default optimizations: two runs differ",
         not torch.equal(run_onnx(program, x)[0], run_onnx(program, x)[0]),
