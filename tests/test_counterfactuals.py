@@ -80,6 +80,11 @@ def _pi_is_three_for_good(patch: pytest.MonkeyPatch) -> None:
     math.pi = 3  # not through `patch`: nothing undoes it
 
 
+def _grad_mode_left_off(patch: pytest.MonkeyPatch) -> None:
+    patch.setattr(math, "pi", 3)
+    torch.set_grad_enabled(False)  # thread state: undoing the patch does not turn it back on
+
+
 PI = Claim("test.pi", "Pi is more than three.", _pi)
 FALSE = Claim("test.false", "Three is four.", lambda obs: obs.expect("3", 3, 4))
 CUDA = Claim("test.cuda", "Pi is more than three on CUDA.", _pi, needs_cuda=True)
@@ -99,7 +104,14 @@ CASES = [
     Case("changes-nothing", PI, _nothing, "survived", "the check still verifies with the patch"),
     Case("check-crashes", PI, _pi_is_text, "error", "TypeError: '>' not supported"),
     Case("names-another-claim", PI, _pi_fails_another_claim, "error", "ClaimFailed names"),
-    Case("not-undone", PI, _pi_is_three_for_good, "error", "after the patch was undone"),
+    Case("not-undone", PI, _pi_is_three_for_good, "error", "after the patch was undone, Claim"),
+    Case(
+        "grad-mode-left-off",
+        PI,
+        _grad_mode_left_off,
+        "error",
+        "after the patch was undone, torch.is_grad_enabled() is False (was True)",
+    ),
     Case("false-anyway", FALSE, _nothing, "false-without-patch", "ClaimFailed: claim 'test.false'"),
     Case("cuda-claim", CUDA, _pi_is_three, "not-run", "a CUDA claim, and torch sees no CUDA"),
     Case("other-torch", OLD, _pi_is_three, "not-applicable", f"torch {torch.__version__} is"),
@@ -115,6 +127,7 @@ def test_a_trial_reports_what_the_patch_did_to_the_check(
     monkeypatch.setitem(_registry._REGISTRY, case.claim.id, case.claim)
     result = trial(Counterfactual(case.claim.id, case.name, case.patch))
     assert (result.outcome, result.detail[: len(case.detail)]) == (case.outcome, case.detail)
+    assert torch.is_grad_enabled()  # put back for the next trials
 
 
 def test_a_counterfactual_of_an_unknown_claim_is_reported() -> None:

@@ -134,6 +134,7 @@ def trial(cf: Counterfactual) -> Trial:
         check(cf.claim_id)
     except Exception as exc:
         return Trial(cf, "false-without-patch", f"{type(exc).__name__}: {exc}")
+    state = _global_state()
     with pytest.MonkeyPatch.context() as patch:
         try:
             cf.patch(patch)
@@ -146,6 +147,13 @@ def trial(cf: Counterfactual) -> Trial:
                 result = Trial(cf, "error", f"ClaimFailed names {exc.claim_id!r}: {exc}")
         except Exception as exc:
             result = Trial(cf, "error", f"{type(exc).__name__}: {exc}")
+    after = _global_state()
+    leaked = [
+        f"{what} is {after[what]} (was {was})" for what, was in state.items() if after[what] != was
+    ]
+    if leaked:
+        _restore(state)  # so that the next trials start from the real torch's state
+        return Trial(cf, "error", f"after the patch was undone, {', '.join(leaked)}")
     try:  # the patch is undone: the real torch is back
         check(cf.claim_id)
     except Exception as exc:
@@ -156,6 +164,23 @@ def trial(cf: Counterfactual) -> Trial:
             "(did it change torch other than through `patch`?)",
         )
     return result
+
+
+def _global_state() -> dict[str, object]:
+    """The thread's autograd modes and torch's defaults, which no ``MonkeyPatch`` restores."""
+    return {
+        "torch.is_grad_enabled()": torch.is_grad_enabled(),
+        "torch.is_inference_mode_enabled()": torch.is_inference_mode_enabled(),
+        "torch.is_anomaly_enabled()": torch.is_anomaly_enabled(),
+        "torch.get_default_dtype()": torch.get_default_dtype(),
+    }
+
+
+def _restore(state: dict[str, object]) -> None:
+    """Put back what can be put back (an inference mode left entered cannot be)."""
+    torch.set_grad_enabled(bool(state["torch.is_grad_enabled()"]))
+    torch.set_anomaly_enabled(bool(state["torch.is_anomaly_enabled()"]))
+    torch.set_default_dtype(state["torch.get_default_dtype()"])  # type: ignore[arg-type]
 
 
 _FAILED = {"survived", "error", "false-without-patch", "unknown-claim"}
