@@ -246,7 +246,7 @@ def _co_wrapper(obs: Observer) -> None:
     "were each called with gradients enabled and under `torch.no_grad()` (8 graphs), a fifth "
     "one compiled the same way and called the same way compiles nothing (0 frames), still "
     "returns the model's output, and dynamo logs 'torch._dynamo hit config.recompile_limit "
-    "(8)': the limit counts the graphs of all five models together.",
+    "(8)': the graphs of the four earlier models count toward the fifth's limit.",
     torch_versions=">=2.13",
 )
 @_compile_check

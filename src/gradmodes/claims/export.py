@@ -149,8 +149,8 @@ def _exported(mode: str) -> tuple[nn.Module, Any]:
     "ex.export-bakes",
     "`torch.export.export` bakes the mode into the program: exported in train mode, its graph "
     "calls `aten.dropout` and `aten.batch_norm` with training `True` and the module from "
-    "`program.module()` drops at every call; exported in eval mode, both with `False`, and it "
-    "never drops.",
+    "`program.module()` drops (two calls on the same input differ); exported in eval mode, both "
+    "with `False`, and two calls agree.",
     torch_versions=">=2.13",
 )
 @_export_check
