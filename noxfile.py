@@ -93,7 +93,7 @@ def torch_versions(session: nox.Session, torch: str) -> None:
         session.install(*cpu_torch(torch))
     except nox.command.CommandFailed:
         session.error(f"pip finds no CPU build of torch {torch}: see README.md, 'CPU build'")
-    session.install("-e", ".", *nox.project.dependency_groups(PYPROJECT, "test"))
+    session.install("-e", ".", *nox.project.dependency_groups(PYPROJECT, "test", "export"))
     session.run("python", "-m", "gradmodes", "check")
     ignore = [f"--ignore={module}" for module in SITE_TESTS]
     session.run("pytest", "-m", "not site and not faults", *ignore, *session.posargs)

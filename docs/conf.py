@@ -12,6 +12,11 @@ sys.path.insert(0, str(DOCS / "_ext"))
 
 from evidence_cache import package_key  # noqa: E402  (docs/_ext is on the path now)
 
+# torch.compile keeps its caches in TORCHINDUCTOR_CACHE_DIR (default: a folder in the system's
+# temporary directory), and dynamo creates it when it is first imported: keep it in the build
+# folder, for the claim checks here and the notebooks' kernels, which inherit the variable.
+os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(DOCS / "_build" / ".torch-compile-cache")
+
 # The site's languages (code -> name in that language): English is the source, the others
 # come from locale/. The build script and the tests read this; add a language here only.
 LANGUAGES = {"en": "English", "ja": "日本語"}

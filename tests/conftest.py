@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
 import sys
+import tempfile
 
 import pytest
 from _site import DOCS, LANGUAGES, SOURCE_LANGUAGE, BuiltSite, run_build
@@ -10,6 +14,13 @@ from _site import DOCS, LANGUAGES, SOURCE_LANGUAGE, BuiltSite, run_build
 # Not test modules: the fixture site's files, and the network guard (importing it would
 # switch the network off in the test process itself).
 collect_ignore = ["fixture_site", "offline"]
+
+# torch.compile (the co.* claims) creates its cache folder, TORCHINDUCTOR_CACHE_DIR, when dynamo
+# is first imported; by default a folder of the system's temporary directory that stays. The
+# tests use a temporary one, removed when they end.
+_COMPILE_CACHE = tempfile.mkdtemp(prefix="gradmodes-compile-cache-")
+os.environ["TORCHINDUCTOR_CACHE_DIR"] = _COMPILE_CACHE
+atexit.register(shutil.rmtree, _COMPILE_CACHE, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,7 @@ import inspect
 from collections.abc import Callable
 from typing import NamedTuple
 
+import _onnx_models
 import pytest
 import torch
 from torch import nn
@@ -30,6 +31,9 @@ from gradmodes import (
     grad_context,
     mlp,
     observe,
+    onnx_dropout_training,
+    onnx_ops,
+    run_onnx,
     trainable_parameters,
     unfreeze,
     unfreeze_batchnorm,
@@ -190,6 +194,41 @@ REFUSED = [
         lambda: audit(nn.Sequential(nn.LazyLinear(2)), None, torch.randn(2, 3)),
         ValueError,
         "lazy modules that no forward has initialized yet",
+    ),
+    R(
+        "onnx_ops",
+        "a file name",
+        lambda: onnx_ops("m.onnx"),
+        TypeError,
+        r"onnx.export\(\.\.\., dynamo",
+    ),
+    R(
+        "onnx_dropout_training",
+        "a model",
+        lambda: onnx_dropout_training(mlp(2)),
+        TypeError,
+        "got Sequential",
+    ),
+    R(
+        "run_onnx",
+        "a list input",
+        lambda: run_onnx(_onnx_models.identity(), [1.0, 2.0]),
+        TypeError,
+        "takes tensors as inputs, got list",
+    ),
+    R(
+        "run_onnx",
+        "no input",
+        lambda: run_onnx(_onnx_models.identity()),
+        ValueError,
+        "takes 1 inputs, got 0",
+    ),
+    R(
+        "run_onnx",
+        "a str optimize",
+        lambda: run_onnx(_onnx_models.identity(), torch.ones(2), optimize="no"),
+        TypeError,
+        "optimize must be True or False",
     ),
     R("check", "a misspelt id", lambda: check("eval.flg"), UnknownClaim, "did you mean eval.flag"),
     R("check", "an int id", lambda: check(3), TypeError, "a claim id is a str"),

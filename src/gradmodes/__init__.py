@@ -12,6 +12,8 @@ The registered claims live in :mod:`gradmodes.claims`.
 """
 
 from gradmodes.audit import Finding, audit
+from gradmodes.compiling import DynamoLog, dynamo_log
+from gradmodes.exporting import onnx_dropout_training, onnx_ops, run_onnx
 from gradmodes.freeze import (
     freeze,
     freeze_batchnorm,
@@ -26,6 +28,7 @@ from gradmodes.probes import Observation, SavedTensors, count_saved, observe
 
 __all__ = [
     "GRAD_MODES",
+    "DynamoLog",
     "Finding",
     "GradMode",
     "MatrixRow",
@@ -35,6 +38,7 @@ __all__ = [
     "audit",
     "behaviour_matrix",
     "count_saved",
+    "dynamo_log",
     "evaluating",
     "format_matrix",
     "freeze",
@@ -42,6 +46,9 @@ __all__ = [
     "grad_context",
     "mlp",
     "observe",
+    "onnx_dropout_training",
+    "onnx_ops",
+    "run_onnx",
     "trainable_parameters",
     "unfreeze",
     "unfreeze_batchnorm",

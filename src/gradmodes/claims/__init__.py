@@ -10,8 +10,11 @@ True
 # Importing a claims module registers its claims.
 from gradmodes.claims import (  # noqa: F401
     audit,
+    compile,
     cross,
     eval_mode,
+    export,
+    func,
     inference_mode,
     no_grad,
     performance,

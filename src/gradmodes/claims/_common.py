@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import signal
+import threading
 from collections.abc import Callable
 
 import torch
@@ -10,7 +12,7 @@ import torch
 from gradmodes._rng import seeded
 from gradmodes.claims._registry import Observer
 
-__all__ = ["deterministic", "mlp_saved_bytes", "new_tensor_ops"]
+__all__ = ["deterministic", "mlp_saved_bytes", "new_tensor_ops", "time_limited"]
 
 
 def deterministic(run: Callable[[Observer], None]) -> Callable[[Observer], None]:
@@ -29,6 +31,41 @@ def deterministic(run: Callable[[Observer], None]) -> Callable[[Observer], None]
             torch.set_num_threads(threads)
 
     return seeded_run
+
+
+def time_limited(
+    seconds: int,
+) -> Callable[[Callable[[Observer], None]], Callable[[Observer], None]]:
+    """Stop a check that runs longer than ``seconds`` with ``TimeoutError`` naming its claim.
+
+    For checks that compile code (``torch.compile``, exports), which could hang a build.
+    It uses ``SIGALRM``: only in the main thread of a POSIX process (the build's and the
+    tests'); elsewhere the check runs without a limit.
+    """
+
+    def limit(run: Callable[[Observer], None]) -> Callable[[Observer], None]:
+        @functools.wraps(run)
+        def limited_run(obs: Observer) -> None:
+            if not hasattr(signal, "SIGALRM") or threading.current_thread() is not (
+                threading.main_thread()
+            ):
+                run(obs)
+                return
+
+            def expire(signum: int, frame: object) -> None:
+                raise TimeoutError(f"the check of claim {obs.claim_id!r} ran past {seconds} s")
+
+            previous = signal.signal(signal.SIGALRM, expire)
+            signal.alarm(seconds)
+            try:
+                run(obs)
+            finally:
+                signal.alarm(0)
+                signal.signal(signal.SIGALRM, previous)
+
+        return limited_run
+
+    return limit
 
 
 def mlp_saved_bytes(batch: int, width: int, dtype: torch.dtype = torch.float32) -> dict[str, int]:
