@@ -30,6 +30,7 @@ extensions = [
     "claims",  # docs/_ext/claims.py: the {claim} role and the verification table
     "matrix_table",  # docs/_ext/matrix_table.py: the {behaviour-matrix} table
     "site_i18n",  # docs/_ext/site_i18n.py: language switcher and per-language UI strings
+    "error_cells",  # docs/_ext/error_cells.py: a raises-exception cell declares its error
     "devices",  # docs/_ext/devices.py: the `cuda` tag; a GPU build's own execution cache
     "parallel_read",  # docs/_ext/parallel_read.py: -j reading with one execution cache
 ]
@@ -77,7 +78,8 @@ myst_heading_anchors = 3
 nb_execution_mode = "cache"
 # One cache for all languages, outside the HTML output: the Japanese build re-executes nothing.
 # jupyter-cache keys a notebook on its code alone, so the folder is keyed by the gradmodes
-# sources and torch's version: a change to either executes the notebooks again.
+# sources and torch (its version, its files and what Python runs at startup: a sitecustomize
+# or .pth that patches it): a change to any executes the notebooks again.
 nb_execution_cache_path = str(DOCS / "_build" / ".jupyter_cache" / package_key())
 nb_execution_timeout = 120
 nb_execution_raise_on_error = True  # a failing cell fails the build

@@ -64,14 +64,19 @@ class Build:
     netlog: str
 
 
-def build(docs: Path, *args: str) -> Build:
-    """Run the fixture's ``build.py`` with ``args``, its Python processes offline."""
+def build(docs: Path, *args: str, first_on_path: Path | None = None) -> Build:
+    """Run the fixture's ``build.py`` with ``args``, its Python processes offline.
+
+    ``first_on_path`` goes before the network guard on ``PYTHONPATH``: a ``sitecustomize``
+    there replaces the guard's, and must load it (see ``test_faults.py``).
+    """
     netlog = docs.parent / f"netlog-{len(list(docs.parent.glob('netlog-*')))}.txt"
     netlog.touch()
+    first = [str(first_on_path)] if first_on_path else []
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(
-            [str(OFFLINE), *filter(None, [os.environ.get("PYTHONPATH")])]
+            [*first, str(OFFLINE), *filter(None, [os.environ.get("PYTHONPATH")])]
         ),
         "GRADMODES_NETLOG": str(netlog),
     }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 from _site import DOCS, LANGUAGES, SOURCE_LANGUAGE, BuiltSite, run_build
 
@@ -22,3 +24,15 @@ def site() -> BuiltSite:
         logs[lang] = result.stdout + result.stderr
         assert result.returncode == 0, f"building {lang!r} failed:\n{logs[lang][-6000:]}"
     return BuiltSite(DOCS / "_build" / "html", logs)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """After tests/test_counterfactuals.py: claims killed by a counterfactual / all claims."""
+    module = sys.modules.get("counterfactuals")
+    if module is None:
+        return
+    from gradmodes.claims import all_claims
+
+    terminalreporter.write_sep("-", "counterfactual coverage")
+    line = module.coverage([c.id for c in all_claims()], module.TRIED, len(module.discover()))
+    terminalreporter.write_line(line)

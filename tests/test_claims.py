@@ -12,6 +12,7 @@ from gradmodes.claims import (
     Claim,
     ClaimFailed,
     CUDAUnavailable,
+    NoExpectation,
     Observer,
     UnknownClaim,
     all_claims,
@@ -118,6 +119,29 @@ def test_false_claim_raises_claim_failed_naming_id_expectation_and_observation()
     assert (failed.value.claim_id, failed.value.what) == ("test.false", "1 + 1")
     assert (failed.value.expected, failed.value.observed) == (3, 2)
     assert "test.false" not in REGISTERED_IDS
+
+
+def _records_only(obs: Observer) -> None:
+    obs.record("1 + 1", 1 + 1)  # an observation, and no expectation on it
+
+
+def test_a_check_that_makes_no_expectation_is_refused_naming_the_claim() -> None:
+    """It could not fail whatever torch did, so it proves nothing."""
+    with pytest.raises(NoExpectation) as refused:
+        Claim("test.empty", "One plus one is two.", _records_only).check()
+    assert refused.value.claim_id == "test.empty"
+    assert str(refused.value) == (
+        "the check of claim 'test.empty' made no expectation (obs.expect or "
+        "obs.expect_raises): a check that cannot fail proves nothing"
+    )
+
+
+def test_an_expect_raises_alone_is_an_expectation() -> None:
+    def run(obs: Observer) -> None:
+        with obs.expect_raises("int('x')", ValueError, "invalid literal"):
+            int("x")
+
+    assert Claim("test.raises-only", "int('x') raises.", run).check().status == "verified"
 
 
 class RaisesCase(NamedTuple):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +13,7 @@ from _site import DOCS
 
 sys.path.insert(0, str(DOCS / "_ext"))
 import claims
-from evidence_cache import EvidenceCache
+from evidence_cache import EvidenceCache, torch_facts, tree_fingerprint
 
 
 @pytest.fixture
@@ -51,3 +53,56 @@ def test_stores_of_other_keys_are_dropped(tmp_path: Path) -> None:
     new.store("eval.flag", {"status": "verified", "device": "cpu", "observations": []})
     new.forget_other_keys()
     assert old.load("eval.flag") is None and new.load("eval.flag") is not None
+
+
+# --- what the keys know of torch ----------------------------------------------------------
+
+
+def test_the_tree_fingerprint_sees_an_edit_that_keeps_size_and_time(tmp_path: Path) -> None:
+    source, binary = tmp_path / "nn.py", tmp_path / "_C.so"
+    source.write_text("def eval(self): return self.train(False)\n")
+    binary.write_bytes(b"\0" * 8)
+    (tmp_path / "__pycache__").mkdir()
+    before = tree_fingerprint(tmp_path)
+
+    stat = source.stat()
+    source.write_text("def eval(self): return self.train(True) \n")  # the same size
+    os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # and the same time
+    edited = tree_fingerprint(tmp_path)
+    (tmp_path / "__pycache__" / "nn.cpython-311.pyc").write_bytes(b"compiled")
+    assert tree_fingerprint(tmp_path) == edited != before  # compiled files do not count
+    os.utime(binary, ns=(0, 0))  # a binary is known by its size and time
+    assert tree_fingerprint(tmp_path) != edited
+
+
+FACTS = "import evidence_cache; print(evidence_cache.torch_facts())"
+
+
+def _facts(pythonpath: Path | None) -> str:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env |= {"PYTHONPATH": str(pythonpath)} if pythonpath else {}
+    result = subprocess.run(
+        [sys.executable, "-c", FACTS],
+        cwd=DOCS / "_ext",
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout
+
+
+def test_a_sitecustomize_that_patches_torch_changes_what_the_keys_know(tmp_path: Path) -> None:
+    """The files of the real torch are the same; what runs before it is not."""
+    plain = _facts(None)
+    (tmp_path / "sitecustomize.py").write_text("# a patch of torch would go here\n")
+    patched = _facts(tmp_path)
+    (tmp_path / "sitecustomize.py").write_text("# another patch of torch would go here\n")
+    assert len({plain, patched, _facts(tmp_path)}) == 3
+
+
+def test_the_evidence_key_covers_what_torch_is(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = claims.evidence_key(False)
+    facts = {**torch_facts(), "torch files": "edited"}
+    monkeypatch.setattr(claims, "torch_facts", lambda: facts)
+    assert claims.evidence_key(False) != real

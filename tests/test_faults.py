@@ -203,6 +203,9 @@ SUM_CLAIM = "{claim}`fixture.sum`"
 ORDER = "Zero is less than one. {claim}`fixture.order`"
 ORDER_JA = "0 は 1 より小さいです。{claim}`fixture.order`"
 ASSERT = "assert total == 2\n```"
+DECLARED = ':raises: ZeroDivisionError\n:raises-match: "division by zero"\n'
+FIRST_CELL = "```{code-cell} python\ntotal = 1 + 1"
+ERROR_CELL = "page 'index', the cell at line 25"  # tagged raises-exception, declares its error
 BUILD_FAULTS = [
     BuildFault(
         "false-claim",
@@ -251,6 +254,48 @@ BUILD_FAULTS = [
         f'{ASSERT}\n\n```{{code-cell}} python\nimport warnings\nwarnings.warn("injected")\n```',
         "index.md:",
         "WARNING: stderr was found in the cell outputs",
+    ),
+    BuildFault(
+        "error-cell-raises-another-type",
+        "index.md",
+        f"{DECLARED}\ntotal / 0",
+        ':raises: RuntimeError\n:raises-match: "division by zero"\n\ntotal / zero',
+        ERROR_CELL,
+        "declares RuntimeError but raised NameError: name 'zero' is not defined",
+    ),
+    BuildFault(
+        "error-cell-another-message",
+        "index.md",
+        '"division by zero"',
+        '"modulo by zero"',
+        ERROR_CELL,
+        "raised ZeroDivisionError: division by zero, whose message does not contain "
+        "'modulo by zero'",
+    ),
+    BuildFault(
+        "error-cell-raises-nothing",
+        "index.md",
+        "total / 0",
+        "total / 1",
+        ERROR_CELL,
+        "declares ZeroDivisionError ('division by zero') but raised nothing",
+    ),
+    BuildFault(
+        "error-cell-undeclared",
+        "index.md",
+        DECLARED,
+        "",
+        ERROR_CELL,
+        "is tagged raises-exception but declares no raises: (the exception class) and no "
+        "raises-match: (a fragment of its message) (it raised ZeroDivisionError: division by zero)",
+    ),
+    BuildFault(
+        "declared-error-without-the-tag",
+        "index.md",
+        FIRST_CELL,
+        FIRST_CELL.replace("\n", f"\n{DECLARED}\n"),
+        "page 'index', the cell at line 19",
+        "declares raises: and raises-match: but is not tagged raises-exception",
     ),
 ]
 
@@ -345,3 +390,63 @@ def test_an_english_sentence_edited_after_translation_is_reported(docs: Path) ->
 def test_a_page_without_a_japanese_catalogue_is_reported(docs: Path) -> None:
     catalogue_path(docs, "ja", "index").unlink()
     assert unmatched_catalogues(docs, "ja") == ["index: no ja catalogue"]
+
+
+# --- a counterfactual torch ------------------------------------------------------------------
+
+# Python runs the first sitecustomize on its path at startup, in the build and in the kernels.
+# This one loads the network guard it hides, then patches torch as soon as torch is imported:
+# nn.Module.eval() returns the module and leaves its training flag alone.
+COUNTERFACTUAL_TORCH = f"""
+import importlib.abc
+import importlib.util
+import runpy
+import sys
+
+runpy.run_path({str(OFFLINE / "sitecustomize.py")!r})
+
+
+class PatchTorch(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name != "torch":
+            return None
+        sys.meta_path.remove(self)  # find the real torch (a lookup may come before the import)
+        try:
+            spec = importlib.util.find_spec("torch")
+        finally:
+            sys.meta_path.insert(0, self)
+        load = spec.loader.exec_module
+
+        def exec_module(module):
+            load(module)
+            module.nn.Module.eval = lambda self: self
+
+        spec.loader.exec_module = exec_module
+        return spec
+
+
+sys.meta_path.insert(0, PatchTorch())
+"""
+
+
+def test_a_counterfactual_torch_fails_the_build_naming_the_claim_whatever_was_cached(
+    docs: Path, tmp_path: Path
+) -> None:
+    """Both caches hold the real torch's results (the evidence of ``eval.flag`` among them);
+    the patched torch uses none of them, and the real one is not held back by its failure."""
+    assert build(docs, "--lang", "en").returncode == 0
+    patched = tmp_path / "counterfactual-torch"
+    patched.mkdir()
+    (patched / "sitecustomize.py").write_text(COUNTERFACTUAL_TORCH, encoding="utf-8")
+
+    result = build(docs, "--lang", "en", first_on_path=patched)
+    assert result.returncode != 0, "the build passed with a torch whose eval() does nothing"
+    assert "page 'index' cites claim 'eval.flag': claim 'eval.flag' is false" in result.log, (
+        result.log[-5000:]
+    )
+    assert "-m sphinx -b html" in result.netlog  # the network guard ran all the same
+    executions = sorted(p.name for p in (docs / "_build" / ".jupyter_cache").iterdir())
+    assert len(executions) == 2, executions  # the execution cache has a key of its own too
+
+    again = build(docs, "--lang", "en")
+    assert again.returncode == 0, again.log[-5000:]

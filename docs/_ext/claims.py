@@ -34,12 +34,19 @@ from sphinx.environment import BuildEnvironment
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective, SphinxRole
 
-from evidence_cache import EvidenceCache, package_sources, runtime_facts, setup_key
+from evidence_cache import (
+    EvidenceCache,
+    package_sources,
+    runtime_facts,
+    setup_key,
+    torch_facts,
+)
 from gradmodes.claims import (
     Claim,
     ClaimFailed,
     CUDAUnavailable,
     Evidence,
+    NoExpectation,
     UnknownClaim,
     all_claims,
     get_claim,
@@ -63,7 +70,9 @@ LABELS = {
         "uncited": "(not cited)",
         "evidence-key": (
             "The evidence above is stored under the key {key}, a hash of the gradmodes source, "
-            "the site's extensions, torch, Python, the platform and the CUDA devices; a later "
+            "the site's extensions, torch (its version and installed files), what Python runs "
+            "at startup (sitecustomize, .pth files, PYTHONPATH), Python, the platform and the "
+            "CUDA devices; a later "
             "build reuses it only while that key is unchanged, and checks every claim again "
             "otherwise."
         ),
@@ -83,7 +92,9 @@ LABELS = {
         "uncited": "(引用なし)",
         "evidence-key": (
             "上記の根拠はキー {key} のもとに保存されています。このキーは gradmodes のソース、"
-            "サイトの拡張機能、torch、Python、プラットフォーム、CUDA デバイスから計算した"
+            "サイトの拡張機能、torch（バージョンとインストールされたファイル）、Python が起動時に"
+            "実行するもの（sitecustomize、.pth ファイル、PYTHONPATH）、Python、プラットフォーム、"
+            "CUDA デバイスから計算した"
             "ハッシュです。後のビルドは、このキーが変わらない間だけ保存された根拠を再利用し、"
             "変わった場合はすべての主張をあらためて検証します。"
         ),
@@ -122,7 +133,7 @@ def evaluate(claim_id: str, require_cuda: bool) -> Evidence | str:
     _origin[claim_id] = "checked"
     try:
         evidence = get_claim(claim_id).check(require=require_cuda)
-    except (ClaimFailed, UnknownClaim, CUDAUnavailable) as exc:
+    except (ClaimFailed, UnknownClaim, CUDAUnavailable, NoExpectation) as exc:
         return str(exc)
     if _cache:
         _cache.store(
@@ -140,7 +151,8 @@ def evidence_key(require_cuda: bool) -> str:
     """The key of this setup's stored evidence (see ``evidence_cache.py``).
 
     It covers the gradmodes package, the modules that register claims, these extensions
-    and ``conf.py``, torch's version, Python, the platform and the CUDA devices.
+    and ``conf.py``, torch (its version, its files and what the interpreter runs at startup:
+    ``evidence_cache.torch_facts``), Python, the platform and the CUDA devices.
     """
     cuda = (
         [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
@@ -157,7 +169,8 @@ def evidence_key(require_cuda: bool) -> str:
             sources[f"module/{registered.run.__module__}"] = Path(file)
     facts = {
         **runtime_facts(),
-        "torch": torch.__version__,
+        **torch_facts(),
+        "torch version": torch.__version__,
         "cuda devices": ", ".join(cuda),
         "require cuda": str(require_cuda),
     }

@@ -32,6 +32,7 @@ __all__ = [
     "Claim",
     "ClaimFailed",
     "Evidence",
+    "NoExpectation",
     "Observer",
     "UnknownClaim",
     "all_claims",
@@ -71,6 +72,17 @@ class UnknownClaim(KeyError):
         return str(self.args[0])
 
 
+class NoExpectation(RuntimeError):
+    """A check ran without one expectation: it could not have failed, so it proves nothing."""
+
+    def __init__(self, claim_id: str) -> None:
+        self.claim_id = claim_id
+        super().__init__(
+            f"the check of claim {claim_id!r} made no expectation (obs.expect or "
+            "obs.expect_raises): a check that cannot fail proves nothing"
+        )
+
+
 class CUDAUnavailable(RuntimeError):
     """A CUDA check was required but torch sees no CUDA device."""
 
@@ -82,6 +94,7 @@ class Observer:
     claim_id: str
     device: torch.device
     observations: list[tuple[str, str]] = field(default_factory=list)
+    expectations: int = field(default=0, init=False)  # expect / expect_raises calls made
 
     def record(self, what: str, value: object) -> None:
         """Record an observation without an expectation."""
@@ -90,12 +103,14 @@ class Observer:
     def expect(self, what: str, observed: object, expected: object) -> None:
         """Record ``observed`` and raise :class:`ClaimFailed` unless it equals ``expected``."""
         self.record(what, observed)
+        self.expectations += 1
         if observed != expected:
             raise ClaimFailed(self.claim_id, what, expected, observed)
 
     @contextmanager
     def expect_raises(self, what: str, error: type[BaseException], match: str) -> Iterator[None]:
         """Expect the block to raise ``error`` whose message contains ``match``."""
+        self.expectations += 1
         try:
             yield
         except error as exc:
@@ -145,7 +160,8 @@ class Claim:
 
     def check(self, device: str | None = None, *, require: bool = False) -> Evidence:
         """Run the check; ``not-applicable`` outside ``torch_versions``; a CUDA claim
-        without CUDA is ``not-run`` unless ``require``."""
+        without CUDA is ``not-run`` unless ``require``. A check that made no expectation
+        raises :class:`NoExpectation`."""
         if not self.applies():
             reason = f"torch {torch.__version__} is outside {self.torch_versions}"
             return Evidence(self.id, "not-applicable", "none", (("reason", reason),))
@@ -165,6 +181,8 @@ class Claim:
             return Evidence(self.id, "not-run", "none", (("reason", reason),))
         observer = Observer(self.id, dev)
         self.run(observer)
+        if not observer.expectations:
+            raise NoExpectation(self.id)
         return Evidence(self.id, "verified", str(dev), tuple(observer.observations))
 
 
