@@ -9,6 +9,7 @@ True
 
 # Importing a claims module registers its claims.
 from gradmodes.claims import (  # noqa: F401
+    checkpoint,
     cross,
     eval_mode,
     inference_mode,
