@@ -173,6 +173,10 @@ def run(
 
     deadline = time.monotonic() + timeout
     context = multiprocessing.get_context(start_method)
+    if start_method == "fork":
+        # DistributedDataParallel's constructor imports torch._dynamo, which takes seconds;
+        # imported here once, it is already loaded in every forked worker.
+        import torch._dynamo  # noqa: F401
     # The store listens on a port the system picks (port 0), held until the end: no
     # other process can take it between choosing and using it.
     store = dist.TCPStore(

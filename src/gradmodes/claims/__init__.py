@@ -11,6 +11,7 @@ True
 from gradmodes.claims import (  # noqa: F401
     checkpoint,
     cross,
+    ddp,
     eval_mode,
     inference_mode,
     no_grad,
