@@ -9,11 +9,13 @@ True
 
 # Importing a claims module registers its claims.
 from gradmodes.claims import (  # noqa: F401
+    autocast,
     checkpoint,
     cross,
     ddp,
     eval_mode,
     inference_mode,
+    lora,
     no_grad,
     performance,
     requires_grad,

@@ -123,7 +123,8 @@ def _ckpt_default(obs: Observer) -> None:
     "ckpt.frozen-layers",
     "When every parameter inside the checkpointed function is frozen and its input requires "
     "grad, `checkpoint` with either `use_reentrant` setting gives the input exactly the "
-    "gradient it gets without checkpointing, and the frozen parameters keep `.grad` `None`.",
+    "gradient it gets without checkpointing, without a warning, and the frozen parameters keep "
+    "`.grad` `None`.",
 )
 @deterministic
 def _ckpt_frozen_layers(obs: Observer) -> None:
@@ -132,8 +133,12 @@ def _ckpt_frozen_layers(obs: Observer) -> None:
     (expected,) = torch.autograd.grad(net(x).square().sum(), x)
     for reentrant in VARIANTS:
         x.grad = None
-        _ckpt(net, x, use_reentrant=reentrant).square().sum().backward()
         where = f"use_reentrant={reentrant}"
+        with _warnings() as seen:
+            y = _ckpt(net, x, use_reentrant=reentrant)
+        obs.expect(f"{where}: warnings", seen, [])
+        obs.expect(f"{where}: output requires grad", y.requires_grad, True)
+        y.square().sum().backward()
         obs.expect(
             f"{where}: x.grad equals the gradient without checkpoint",
             x.grad is not None and torch.equal(x.grad, expected),
