@@ -1,7 +1,8 @@
 r"""Run a function in worker processes joined by a gloo process group on 127.0.0.1.
 
 :func:`run` starts ``world_size`` processes on this machine, joins them in a
-``torch.distributed`` process group (backend ``gloo``, loopback address only), calls
+``torch.distributed`` process group (backend ``gloo`` on the loopback interface; they
+meet through a file store, so no port is chosen and nothing else listens), calls
 ``worker(*args)`` in each, and returns what each returned, by rank, with what each
 wrote to its standard output and error (torch's C++ warnings included). It never waits
 longer than ``timeout`` seconds: workers still running then are killed and
@@ -44,7 +45,6 @@ import torch
 import torch.distributed as dist
 
 __all__ = [
-    "LOOPBACK",
     "Results",
     "WorkerFailed",
     "WorkersTimedOut",
@@ -55,8 +55,6 @@ __all__ = [
 T = TypeVar("T")
 StartMethod = Literal["fork", "spawn"]
 
-LOOPBACK = "127.0.0.1"
-"""The only address the workers use: the process group's store and gloo's connections."""
 
 _KILL_WAIT = 5.0  # seconds a terminated (SIGTERM) worker gets before SIGKILL
 _FAILURE_GRACE = 5.0  # seconds the other workers get to finish after one failed
@@ -150,11 +148,12 @@ def run(
     >>> run(lambda scale: dist.get_rank() * scale, 10).values
     [0, 10]
     >>> def fails():
-    ...     raise ValueError(f"rank {dist.get_rank()} says no")
+    ...     if dist.get_rank() == 1:
+    ...         raise ValueError("rank 1 says no")
     >>> run(fails)
     Traceback (most recent call last):
     ...
-    gradmodes.ddp.WorkerFailed: worker rank 0 failed: ValueError: rank 0 says no
+    gradmodes.ddp.WorkerFailed: worker rank 1 failed: ValueError: rank 1 says no
     """
     if not callable(worker):
         raise TypeError(f"run() needs a callable worker, got {type(worker).__name__}")
@@ -177,16 +176,10 @@ def run(
         # DistributedDataParallel's constructor imports torch._dynamo, which takes seconds;
         # imported here once, it is already loaded in every forked worker.
         import torch._dynamo  # noqa: F401
-    # The store listens on a port the system picks (port 0), held until the end: no
-    # other process can take it between choosing and using it.
-    store = dist.TCPStore(
-        LOOPBACK,
-        0,
-        world_size,
-        is_master=True,
-        wait_for_workers=False,
-        timeout=timedelta(seconds=timeout),
-    )
+    # The workers meet through a file store: no port to choose, nothing listening for
+    # them but gloo's own sockets on the loopback interface.
+    folder = tempfile.TemporaryDirectory(prefix="gradmodes-ddp-")
+    store_path = os.path.join(folder.name, "store")
     processes: list[BaseProcess] = []
     receivers: list[multiprocessing.connection.Connection] = []
     try:
@@ -194,7 +187,7 @@ def run(
             receiver, sender = context.Pipe(duplex=False)
             process = context.Process(
                 target=_worker_main,
-                args=(rank, world_size, store.port, timeout, sender, worker, args),
+                args=(rank, world_size, store_path, timeout, sender, worker, args),
                 name=f"gradmodes-ddp-rank{rank}",
                 daemon=True,  # stopped by multiprocessing when the caller exits
             )
@@ -211,7 +204,7 @@ def run(
         _stop(processes)
         for receiver in receivers:
             receiver.close()
-        del store
+        folder.cleanup()
     return results
 
 
@@ -277,7 +270,7 @@ def _stop(processes: Sequence[BaseProcess]) -> None:
 def _worker_main(
     rank: int,
     world_size: int,
-    port: int,
+    store_path: str,
     timeout: float,
     sender: multiprocessing.connection.Connection,
     worker: Callable[..., Any],
@@ -288,9 +281,7 @@ def _worker_main(
     torch.set_num_threads(1)  # tiny workloads; and no OpenMP pool inherited across fork
     os.environ["GLOO_SOCKET_IFNAME"] = loopback_interface()
     try:
-        store = dist.TCPStore(
-            LOOPBACK, port, world_size, is_master=False, timeout=timedelta(seconds=timeout)
-        )
+        store = dist.FileStore(store_path, world_size)
         dist.init_process_group(
             "gloo",
             store=store,
