@@ -11,6 +11,7 @@
 The registered claims live in :mod:`gradmodes.claims`.
 """
 
+from gradmodes.casts import Casts, watch_casts
 from gradmodes.freeze import (
     freeze,
     freeze_batchnorm,
@@ -18,6 +19,7 @@ from gradmodes.freeze import (
     unfreeze,
     unfreeze_batchnorm,
 )
+from gradmodes.lora import LoRALinear, add_lora
 from gradmodes.matrix import MatrixRow, behaviour_matrix, format_matrix
 from gradmodes.models import SimpleModel, mlp
 from gradmodes.modes import GRAD_MODES, GradMode, evaluating, grad_context
@@ -25,11 +27,14 @@ from gradmodes.probes import Observation, SavedTensors, count_saved, observe
 
 __all__ = [
     "GRAD_MODES",
+    "Casts",
     "GradMode",
+    "LoRALinear",
     "MatrixRow",
     "Observation",
     "SavedTensors",
     "SimpleModel",
+    "add_lora",
     "behaviour_matrix",
     "count_saved",
     "evaluating",
@@ -42,4 +47,5 @@ __all__ = [
     "trainable_parameters",
     "unfreeze",
     "unfreeze_batchnorm",
+    "watch_casts",
 ]

@@ -87,6 +87,8 @@ def add_lora(model: nn.Module, *names: str, rank: int = 4, alpha: float | None =
     require_module(model, "add_lora")
     if not names:
         raise ValueError("add_lora() needs the names of the Linear layers to adapt")
+    if len(set(names)) != len(names):
+        raise ValueError(f"add_lora() got a layer name twice: {names!r}")
     modules = dict(model.named_modules())
     for name in names:
         if not isinstance(name, str):
