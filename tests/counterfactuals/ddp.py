@@ -73,3 +73,22 @@ def _(patch: pytest.MonkeyPatch) -> None:
 @counterfactual("ddp.buffers", "DDP never broadcasts buffers")
 def _(patch: pytest.MonkeyPatch) -> None:
     patch.setattr(DistributedDataParallel, "_sync_buffers", lambda self: None)
+
+
+@counterfactual("ddp.rewrap", "DDP keeps the parameter set of a module's first wrapping")
+def _(patch: pytest.MonkeyPatch) -> None:
+    first: dict[int, list[bool]] = {}
+
+    def init(self: DistributedDataParallel, module: nn.Module, *args: Any, **kwargs: Any) -> None:
+        params = list(module.parameters())
+        now = [p.requires_grad for p in params]
+        kept = first.setdefault(id(module), now)
+        for p, flag in zip(params, kept, strict=True):
+            p.requires_grad_(flag)
+        try:
+            REAL_INIT(self, module, *args, **kwargs)
+        finally:
+            for p, flag in zip(params, now, strict=True):
+                p.requires_grad_(flag)
+
+    patch.setattr(DistributedDataParallel, "__init__", init)

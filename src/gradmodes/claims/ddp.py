@@ -153,17 +153,19 @@ def _ddp_freeze_before(obs: Observer) -> None:
                 report["with_grad"],
                 ["module.2.bias", "module.2.weight"],
             )
-            obs.expect(f"{where}: 2.weight grad averaged", report["2.weight averaged"], True)
+            for name in ("2.weight", "2.bias"):
+                obs.expect(f"{where}: {name} grad averaged", report[f"{name} averaged"], True)
             obs.expect(f"{where}: 2.weight grad is the local one", report["2.weight local"], False)
 
 
 @claim(
     "ddp.freeze-after",
-    "Freezing a parameter after wrapping it in `DistributedDataParallel`, with the default "
+    "Freezing a layer after wrapping the model in `DistributedDataParallel`, with the default "
     "`find_unused_parameters=False`, stops the averaging silently: after the first "
-    "`backward()` each process keeps its own local gradients, which differ between the two "
-    "processes, with no error or warning; the next forward pass raises `RuntimeError` ('Expected "
-    "to have finished reduction in the prior iteration before starting a new one').",
+    "`backward()` each process keeps its own local gradients (the last layer's weight "
+    "gradient differs between the two processes), with no error or warning; the next forward "
+    "pass raises `RuntimeError` ('Expected to have finished reduction in the prior iteration "
+    "before starting a new one').",
 )
 @deterministic
 def _ddp_freeze_after(obs: Observer) -> None:
@@ -216,7 +218,8 @@ def _ddp_find_unused(obs: Observer) -> None:
                 report["with_grad"],
                 ["module.2.bias", "module.2.weight"],
             )
-            obs.expect(f"{where}: 2.weight grad averaged", report["2.weight averaged"], True)
+            for name in ("2.weight", "2.bias"):
+                obs.expect(f"{where}: {name} grad averaged", report[f"{name} averaged"], True)
     before = ddp.run(_freeze_before, True)
     for rank, output in enumerate(before.outputs):
         obs.expect(
@@ -228,10 +231,10 @@ def _ddp_find_unused(obs: Observer) -> None:
 
 @claim(
     "ddp.unfreeze-after",
-    "Unfreezing, after wrapping, a parameter that was frozen when it was wrapped in "
-    "`DistributedDataParallel` gives it a gradient that is never averaged: after each "
-    "`backward()` it is the process's local gradient and differs between the two processes, "
-    "with no error or warning, while the other gradients are averaged.",
+    "Unfreezing, after wrapping, a layer that was frozen when the model was wrapped in "
+    "`DistributedDataParallel` gives it gradients that are never averaged: after each "
+    "`backward()` its weight's gradient is the process's local one and differs between the two "
+    "processes, with no error or warning, while the other layers' gradients are averaged.",
 )
 @deterministic
 def _ddp_unfreeze_after(obs: Observer) -> None:
@@ -248,7 +251,8 @@ def _ddp_unfreeze_after(obs: Observer) -> None:
                 report["0.weight equal on all ranks"],
                 False,
             )
-            obs.expect(f"{where}: 2.weight grad averaged", report["2.weight averaged"], True)
+            for name in ("2.weight", "2.bias"):
+                obs.expect(f"{where}: {name} grad averaged", report[f"{name} averaged"], True)
 
 
 def _wrap_frozen() -> str:
@@ -360,3 +364,33 @@ def _ddp_buffers(obs: Observer) -> None:
             ("after an eval forward: output equal", True),
         ):
             obs.expect(f"rank {rank}: {what}", seen[what], expected)
+
+
+def _rewrap() -> dict[str, object]:
+    model = _net()
+    model[0].requires_grad_(False)
+    first = _wrap(model)
+    first(_batch()).sum().backward()
+    model[0].requires_grad_(True)
+    model.zero_grad(set_to_none=True)
+    return _train(_wrap(model), 2)
+
+
+@claim(
+    "ddp.rewrap",
+    "Wrapping the model in a new `DistributedDataParallel` after changing what is frozen "
+    "puts the new set of trainable parameters into the averaging: a layer frozen at the first "
+    "wrapping and unfrozen before the second gets averaged gradients in the next two steps, as "
+    "the other layers do, with no error or warning.",
+)
+@deterministic
+def _ddp_rewrap(obs: Observer) -> None:
+    results = ddp.run(_rewrap)
+    _expect_clean(obs, "wrapped again", results)
+    for rank, seen in enumerate(results.values):
+        for step in (0, 1):
+            report = seen[f"step {step}"]
+            assert isinstance(report, dict)
+            where = f"rank {rank}, step {step}"
+            for name in ("0.weight", "0.bias", "2.weight", "2.bias"):
+                obs.expect(f"{where}: {name} grad averaged", report[f"{name} averaged"], True)
