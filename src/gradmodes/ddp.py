@@ -29,6 +29,7 @@ from __future__ import annotations
 import multiprocessing
 import multiprocessing.connection
 import os
+import pickle
 import socket
 import sys
 import tempfile
@@ -232,7 +233,7 @@ def _collect(
         for conn in multiprocessing.connection.wait(list(waiting.values()), timeout=left):
             rank = next(r for r, c in waiting.items() if c is conn)
             try:
-                outcomes[rank] = conn.recv()
+                outcomes[rank] = pickle.loads(conn.recv_bytes())
             except EOFError:  # it exited (or closed the pipe) without sending anything
                 processes[rank].join(_KILL_WAIT)
                 message = f"exited with code {processes[rank].exitcode} without a result"
@@ -297,12 +298,14 @@ def _worker_main(
     except BaseException as exc:  # everything goes back to the caller, as text
         outcome = ("error", type(exc).__name__, str(exc), traceback.format_exc())
     output = _read_output(captured)
+    # Plain pickle, not multiprocessing's: that one sends a tensor as a handle to shared
+    # memory, which the caller can no longer open once this process has exited.
     try:
-        sender.send((*outcome, output))
+        data = pickle.dumps((*outcome, output))
     except Exception as exc:  # e.g. a result that cannot be pickled
-        sender.send(
-            ("error", type(exc).__name__, f"cannot send the result back: {exc}", "", output)
-        )
+        message = f"cannot send the result back: {exc}"
+        data = pickle.dumps(("error", type(exc).__name__, message, "", output))
+    sender.send_bytes(data)
     sender.close()
 
 

@@ -60,7 +60,7 @@ def _local_grads(step: int, frozen: tuple[int, ...] = ()) -> dict[str, torch.Ten
     model = _net()
     for index in frozen:
         model[index].requires_grad_(False)
-    model(_batch(step)).sum().backward()
+    model(_batch(step)).square().sum().backward()
     return {n: p.grad for n, p in model.named_parameters() if p.grad is not None}
 
 
@@ -94,7 +94,7 @@ def _train(model: nn.Module, steps: int, frozen: tuple[int, ...] = ()) -> dict[s
         for step in range(steps):
             model.zero_grad(set_to_none=True)
             try:
-                model(_batch(step)).sum().backward()
+                model(_batch(step)).square().sum().backward()
             except RuntimeError as exc:
                 result["error"] = (step, str(exc))
                 break
@@ -162,9 +162,9 @@ def _ddp_freeze_before(obs: Observer) -> None:
     "ddp.freeze-after",
     "Freezing a layer after wrapping the model in `DistributedDataParallel`, with the default "
     "`find_unused_parameters=False`, stops the averaging silently: after the first "
-    "`backward()` each process keeps its own local gradients (the last layer's weight "
-    "gradient differs between the two processes), with no error or warning; the next forward "
-    "pass raises `RuntimeError` ('Expected to have finished reduction in the prior iteration "
+    "`backward()` each process keeps its own local gradients for the trainable layer, which "
+    "differ between the two processes, with no error or warning; the next forward pass "
+    "raises `RuntimeError` ('Expected to have finished reduction in the prior iteration "
     "before starting a new one').",
 )
 @deterministic
@@ -179,21 +179,19 @@ def _ddp_freeze_after(obs: Observer) -> None:
             report["with_grad"],
             ["module.2.bias", "module.2.weight"],
         )
-        obs.expect(f"{where}: 2.weight grad is the local one", report["2.weight local"], True)
-        obs.expect(
-            f"{where}: 2.weight grad equal on all ranks",
-            report["2.weight equal on all ranks"],
-            False,
-        )
+        for name in ("2.weight", "2.bias"):
+            obs.expect(f"{where}: {name} grad is the local one", report[f"{name} local"], True)
+            obs.expect(
+                f"{where}: {name} grad equal on all ranks",
+                report[f"{name} equal on all ranks"],
+                False,
+            )
         obs.expect(f"{where}: Python warnings", seen["warnings"], [])
         obs.expect(f"{where}: output (C++ warnings)", output, "")
         error = seen.get("error")
-        obs.expect(f"rank {rank}: the step that raised", None if error is None else error[0], 1)  # type: ignore[index]
-        obs.expect(
-            f"rank {rank}: {NOT_FINISHED!r} in the error",
-            error is not None and NOT_FINISHED in error[1],
-            True,
-        )  # type: ignore[index]
+        step, message = error if isinstance(error, tuple) else (None, "")
+        obs.expect(f"rank {rank}: the step that raised", step, 1)
+        obs.expect(f"rank {rank}: {NOT_FINISHED!r} in the error", NOT_FINISHED in message, True)
 
 
 @claim(
@@ -332,7 +330,7 @@ def _buffers_in_eval() -> dict[str, bool]:
     model = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4), nn.Linear(4, 1))
     wrapped = _wrap(model)
     for step in range(3):
-        wrapped(_batch(step)).sum().backward()
+        wrapped(_batch(step)).square().sum().backward()
     seen = {"after training: running_mean equal": _equal_on_all_ranks(model[1].running_mean)}
     mine = model[1].running_mean.clone()
     rank0 = mine.clone()
@@ -370,7 +368,7 @@ def _rewrap() -> dict[str, object]:
     model = _net()
     model[0].requires_grad_(False)
     first = _wrap(model)
-    first(_batch()).sum().backward()
+    first(_batch()).square().sum().backward()
     model[0].requires_grad_(True)
     model.zero_grad(set_to_none=True)
     return _train(_wrap(model), 2)
