@@ -61,6 +61,11 @@ def test_the_workers_form_a_process_group() -> None:
     assert ddp.run(total).values == [3.0, 3.0]
 
 
+def test_tensors_come_back_by_value() -> None:
+    values = ddp.run(lambda: torch.full((3,), float(dist.get_rank()))).values
+    assert [v.tolist() for v in values] == [[0.0, 0.0, 0.0], [1.0, 1.0, 1.0]]
+
+
 def test_arguments_reach_the_worker() -> None:
     assert ddp.run(lambda a, b: a + b + dist.get_rank(), 10, 5).values == [15, 16]
 

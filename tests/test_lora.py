@@ -55,6 +55,11 @@ def test_add_lora_freezes_the_model_and_adapts_the_named_layers() -> None:
     assert model[1].training  # modes and buffers untouched
 
 
+def test_an_adapter_takes_the_mode_of_the_layer_it_wraps() -> None:
+    model = add_lora(mlp(4).eval(), "0")
+    assert {m.training for m in model.modules()} == {False}
+
+
 def test_add_lora_reaches_nested_layers() -> None:
     model = nn.Sequential(nn.Sequential(nn.Linear(4, 4)), nn.ReLU())
     add_lora(model, "0.0")

@@ -76,7 +76,8 @@ def add_lora(model: nn.Module, *names: str, rank: int = 4, alpha: float | None =
     :class:`LoRALinear` around it (in place); return ``model``.
 
     ``names`` are exact submodule names (``"0"``, ``"encoder.proj"``), as
-    ``model.named_modules()`` gives them. Buffers and train/eval modes are left alone.
+    ``model.named_modules()`` gives them. Buffers and train/eval modes are left alone:
+    each adapter takes the mode of the layer it wraps.
 
     >>> from gradmodes.models import mlp
     >>> add_lora(mlp(4), "1")
@@ -104,5 +105,6 @@ def add_lora(model: nn.Module, *names: str, rank: int = 4, alpha: float | None =
     for name in names:
         parent_name, _, child = name.rpartition(".")
         parent = model.get_submodule(parent_name)
-        setattr(parent, child, LoRALinear(modules[name], rank, alpha))  # type: ignore[arg-type]
+        adapter = LoRALinear(modules[name], rank, alpha)  # type: ignore[arg-type]
+        setattr(parent, child, adapter.train(modules[name].training))
     return model

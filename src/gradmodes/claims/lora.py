@@ -45,8 +45,8 @@ def _bytes(tensors: list[torch.Tensor]) -> int:
     "lora.frozen",
     "After `add_lora(mlp(64), '0', '2', rank=4)`, 1024 of the model's 9344 parameters are "
     "trainable, the adapters' `lora_a` and `lora_b`; the base layers' weights and biases have "
-    "`requires_grad=False`, and before training the adapted model computes exactly what the "
-    "base model computes.",
+    "`requires_grad=False`, every module's train/eval mode is as it was, and before training "
+    "the adapted model computes exactly what the base model computes.",
 )
 @deterministic
 def _lora_frozen(obs: Observer) -> None:
@@ -58,6 +58,15 @@ def _lora_frozen(obs: Observer) -> None:
         "names of the trainable parameters",
         [n for n, p in model.named_parameters() if p.requires_grad],
         ["0.lora_a", "0.lora_b", "2.lora_a", "2.lora_b"],
+    )
+    obs.expect(
+        "{m.training for m in model.modules()}", {m.training for m in model.modules()}, {True}
+    )
+    evaluated = add_lora(_model("full", obs.device).eval(), "2", rank=4)
+    obs.expect(
+        "add_lora(model.eval(), '2'): {m.training for m in model.modules()}",
+        {m.training for m in evaluated.modules()},
+        {False},
     )
     x = torch.randn(32, 64, device=obs.device)
     obs.expect("torch.equal(model(x), base(x))", torch.equal(model(x), base(x)), True)
