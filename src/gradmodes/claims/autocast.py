@@ -67,13 +67,31 @@ def _amp_dtypes(obs: Observer) -> None:
     )
 
 
+def _saved_storages(run: Callable[[], object], exclude: list[torch.Tensor]) -> list[torch.Tensor]:
+    """The distinct tensors (one per storage) that ``run()`` saves for backward, outside
+    the storages of ``exclude``."""
+    skip = {t.untyped_storage().data_ptr() for t in exclude}
+    kept: dict[int, torch.Tensor] = {}
+
+    def pack(tensor: torch.Tensor) -> torch.Tensor:
+        ptr = tensor.untyped_storage().data_ptr()
+        if ptr not in skip:
+            kept.setdefault(ptr, tensor)
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        run()
+    return list(kept.values())
+
+
 @claim(
     "amp.saved",
     "Under autocast to bfloat16, a forward of `mlp(64)` on a float32 batch of 32 that does not "
     "require grad saves tensors that reference 20480 bytes, half the 40960 of the float32 "
     "forward, yet hold 16384 bytes of storage besides the input and the parameters, twice the "
-    "float32 forward's 8192: the bfloat16 copies of the input and of the second weight are new "
-    "storages kept for backward.",
+    "float32 forward's 8192 (its ReLU output): the bfloat16 copies of the input and of the "
+    "second weight are new storages kept for backward, beside the ReLU output; under `torch.no_grad()` or "
+    "`torch.inference_mode()` it saves nothing, as without autocast.",
 )
 @deterministic
 def _amp_saved(obs: Observer) -> None:
@@ -88,8 +106,40 @@ def _amp_saved(obs: Observer) -> None:
     obs.expect("float32: storage bytes besides x and parameters", full.storage_bytes, 8192)
     obs.expect("autocast: bytes referenced by saved tensors", low.bytes, 20480)
     obs.expect("autocast: storage bytes besides x and parameters", low.storage_bytes, 16384)
-    # 16384 = bfloat16 x (32 * 64 * 2) + ReLU output (32 * 64 * 2) + bfloat16 weight (64 * 64 * 2)
-    obs.expect("32 * 64 * 2 + 32 * 64 * 2 + 64 * 64 * 2", 32 * 64 * 2 * 2 + 64 * 64 * 2, 16384)
+
+    def forward() -> object:
+        with _autocast(obs):
+            return net(x)
+
+    kept = _saved_storages(forward, exclude)
+
+    def found(value: torch.Tensor) -> bool:
+        return any(
+            t.dtype == BF16
+            and t.shape in (value.shape, value.t().shape)
+            and (torch.equal(t, value) or torch.equal(t, value.t()))
+            for t in kept
+        )
+
+    plain = _saved_storages(lambda: net(x), exclude)
+    with torch.no_grad():
+        obs.expect(
+            "float32: the one new storage kept is the ReLU output",
+            len(plain) == 1 and torch.equal(plain[0], torch.relu(net[0](x))),
+            True,
+        )
+    obs.expect("number of new storages kept", len(kept), 3)
+    obs.expect("x.to(bfloat16) among them", found(x.to(BF16)), True)
+    obs.expect(
+        "net[2].weight.to(bfloat16) among them", found(net[2].weight.detach().to(BF16)), True
+    )
+    with torch.no_grad(), _autocast(obs):
+        relu = torch.relu(net[0](x))  # what the ReLU returns under autocast
+    obs.expect("the bfloat16 ReLU output among them", found(relu), True)
+    for mode, context in (("no_grad", torch.no_grad), ("inference_mode", torch.inference_mode)):
+        with count_saved() as saved, _autocast(obs), context():
+            net(x)
+        obs.expect(f"autocast, {mode}: saved tensors", saved.count, 0)
 
 
 @claim(
