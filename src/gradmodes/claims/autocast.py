@@ -90,8 +90,8 @@ def _saved_storages(run: Callable[[], object], exclude: list[torch.Tensor]) -> l
     "require grad saves tensors that reference 20480 bytes, half the 40960 of the float32 "
     "forward, yet hold 16384 bytes of storage besides the input and the parameters, twice the "
     "float32 forward's 8192 (its ReLU output): the bfloat16 copies of the input and of the "
-    "second weight are new storages kept for backward, beside the ReLU output; under `torch.no_grad()` or "
-    "`torch.inference_mode()` it saves nothing, as without autocast.",
+    "second weight are new storages kept for backward, beside the ReLU output; under "
+    "`torch.no_grad()` or `torch.inference_mode()` it saves nothing, as without autocast.",
 )
 @deterministic
 def _amp_saved(obs: Observer) -> None:
