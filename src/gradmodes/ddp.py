@@ -281,6 +281,7 @@ def _worker_main(
     captured = _capture_output()
     torch.set_num_threads(1)  # tiny workloads; and no OpenMP pool inherited across fork
     os.environ["GLOO_SOCKET_IFNAME"] = loopback_interface()
+    outcome: tuple[str, Any, str, str]
     try:
         store = dist.FileStore(store_path, world_size)
         dist.init_process_group(
@@ -290,13 +291,14 @@ def _worker_main(
             world_size=world_size,
             timeout=timedelta(seconds=timeout),
         )
-        try:
-            result = worker(*args)
-        finally:
-            dist.destroy_process_group()
-        outcome: tuple[str, Any, str, str] = ("ok", result, "", "")
+        outcome = ("ok", worker(*args), "", "")
     except BaseException as exc:  # everything goes back to the caller, as text
-        outcome = ("error", type(exc).__name__, str(exc), traceback.format_exc())
+        outcome = _failure(exc)
+    if dist.is_initialized():
+        try:
+            dist.destroy_process_group()
+        except Exception as exc:  # a worker's own error comes first
+            outcome = outcome if outcome[0] == "error" else _failure(exc)
     output = _read_output(captured)
     # Plain pickle, not multiprocessing's: that one sends a tensor as a handle to shared
     # memory, which the caller can no longer open once this process has exited.
@@ -307,6 +309,10 @@ def _worker_main(
         data = pickle.dumps(("error", type(exc).__name__, message, "", output))
     sender.send_bytes(data)
     sender.close()
+
+
+def _failure(exc: BaseException) -> tuple[str, Any, str, str]:
+    return ("error", type(exc).__name__, str(exc), traceback.format_exc())
 
 
 def _capture_output() -> IO[bytes]:

@@ -62,8 +62,8 @@ def _linear_and_head(device: torch.device) -> tuple[nn.Linear, nn.Linear, torch.
 @claim(
     "ckpt.reentrant-frozen-input",
     "With `use_reentrant=True`, when no tensor input of the checkpointed function requires "
-    "grad, `checkpoint` warns 'None of the inputs have requires_grad=True. Gradients will be "
-    "None', its output does not require grad, and `backward()` gives the parameters inside "
+    "grad, `checkpoint` warns 'None of the inputs have requires_grad=True', adding 'Gradients "
+    "will be None', its output does not require grad, and `backward()` gives the parameters inside "
     "the function no `.grad`, even when the loss also goes through a trainable layer after it.",
 )
 @deterministic
