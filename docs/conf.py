@@ -77,6 +77,10 @@ nitpick_ignore = [
         "collections.abc.Sequence",
         "contextlib.AbstractContextManager",
         "gradmodes.modes.M",  # the TypeVar of evaluating(): "the type of the model passed in"
+        "gradmodes.ddp.T",  # the TypeVar of ddp.run(): "what the worker returns"
+        "collections.abc.Iterable",
+        "torch.dtype",
+        "torch.nn.modules.linear.Linear",
     )
 ]
 

@@ -20,10 +20,13 @@ from torch import nn
 import gradmodes
 import gradmodes.claims
 from gradmodes import (
+    LoRALinear,
     SimpleModel,
+    add_lora,
     audit,
     behaviour_matrix,
     count_saved,
+    ddp,
     evaluating,
     format_matrix,
     freeze,
@@ -37,6 +40,7 @@ from gradmodes import (
     trainable_parameters,
     unfreeze,
     unfreeze_batchnorm,
+    watch_casts,
 )
 from gradmodes.__main__ import main
 from gradmodes.claims import UnknownClaim, check, claim, get_claim
@@ -230,6 +234,62 @@ REFUSED = [
         TypeError,
         "optimize must be True or False",
     ),
+    R("LoRALinear", "a Conv2d", lambda: LoRALinear(nn.Conv2d(1, 1, 1), 2), TypeError, "nn.Linear"),
+    R("LoRALinear", "rank 0", lambda: LoRALinear(nn.Linear(2, 2), 0), ValueError, "positive int"),
+    R("LoRALinear", "a str alpha", lambda: LoRALinear(nn.Linear(2, 2), 1, "8"), TypeError, "alpha"),
+    R("add_lora", "a str model", lambda: add_lora("m", "0"), TypeError, r"add_lora\(\) needs a"),
+    R("add_lora", "no names", lambda: add_lora(mlp(4)), ValueError, "needs the names"),
+    R("add_lora", "an int name", lambda: add_lora(mlp(4), 0), TypeError, r"names \(str\)"),
+    R(
+        "add_lora",
+        "an unknown name",
+        lambda: add_lora(mlp(4), "linear"),
+        ValueError,
+        "no submodule named 'linear'; Linear layers: 0, 2$",
+    ),
+    R("add_lora", "a ReLU", lambda: add_lora(mlp(4), "1"), TypeError, "'1' is a ReLU"),
+    R("add_lora", "a name twice", lambda: add_lora(mlp(4), "0", "0"), ValueError, "name twice"),
+    R(
+        "add_lora",
+        "an adapted layer",
+        lambda: add_lora(add_lora(mlp(4), "0"), "0"),
+        TypeError,
+        "'0' is a LoRALinear",
+    ),
+    R("add_lora", "the root", lambda: add_lora(mlp(4), ""), ValueError, "no submodule named ''"),
+    R(
+        "watch_casts",
+        "a non-tensor",
+        lambda: watch_casts([1]).__enter__(),
+        TypeError,
+        "takes tensors, got int",
+    ),
+    R(
+        "watch_casts",
+        "a str dtype",
+        lambda: watch_casts([], dtype="bfloat16").__enter__(),
+        TypeError,
+        "takes a torch.dtype",
+    ),
+    R("ddp.run", "a str worker", lambda: ddp.run("f"), TypeError, "needs a callable worker"),
+    R("ddp.run", "world_size 0", lambda: ddp.run(print, world_size=0), ValueError, "positive"),
+    R("ddp.run", "a bool world_size", lambda: ddp.run(print, world_size=True), ValueError, "int"),
+    R("ddp.run", "timeout 0", lambda: ddp.run(print, timeout=0), ValueError, "positive number"),
+    R(
+        "ddp.run",
+        "an infinite timeout",
+        lambda: ddp.run(print, timeout=float("inf")),
+        ValueError,
+        "seconds",
+    ),
+    R("ddp.run", "a str timeout", lambda: ddp.run(print, timeout="9"), ValueError, "timeout must"),
+    R(
+        "ddp.run",
+        "an unknown start method",
+        lambda: ddp.run(print, start_method="forkserver"),
+        ValueError,
+        "unknown start_method 'forkserver'; valid values: fork, spawn",
+    ),
     R("check", "a misspelt id", lambda: check("eval.flg"), UnknownClaim, "did you mean eval.flag"),
     R("check", "an int id", lambda: check(3), TypeError, "a claim id is a str"),
     R("check", "an int device", lambda: check("eval.flag", 0), TypeError, "device must be a"),
@@ -294,6 +354,12 @@ def _audited(model: nn.Module, x: torch.Tensor) -> list[gradmodes.Finding]:
     return audit(model, torch.optim.SGD(model.parameters()), x)
 
 
+def _casts_of(tensors: list[torch.Tensor]) -> int:
+    with torch.autocast("cpu", dtype=torch.bfloat16), watch_casts(tensors) as casts:
+        mlp(4)(torch.randn(2, 4))
+    return casts.made
+
+
 EMPTY, PLAIN = "an empty model", "a model without BatchNorm and Dropout"
 A = Answered
 ANSWERED = [
@@ -313,6 +379,7 @@ ANSWERED = [
     A("audit", "a model without parameters", lambda: audit(nn.ReLU(), None, torch.ones(2)), []),
     A("evaluating", EMPTY, lambda: _restored(nn.Sequential()), True),
     A("evaluating", "a model already in eval mode", lambda: _restored(mlp(4).eval()), False),
+    A("watch_casts", "no tensors", lambda: _casts_of([]), 0),
 ]
 
 

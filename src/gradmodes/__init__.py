@@ -12,6 +12,7 @@ The registered claims live in :mod:`gradmodes.claims`.
 """
 
 from gradmodes.audit import Finding, audit
+from gradmodes.casts import Casts, watch_casts
 from gradmodes.compiling import DynamoLog, dynamo_log
 from gradmodes.exporting import onnx_dropout_training, onnx_ops, run_onnx
 from gradmodes.freeze import (
@@ -21,6 +22,7 @@ from gradmodes.freeze import (
     unfreeze,
     unfreeze_batchnorm,
 )
+from gradmodes.lora import LoRALinear, add_lora
 from gradmodes.matrix import MatrixRow, behaviour_matrix, format_matrix
 from gradmodes.models import SimpleModel, mlp
 from gradmodes.modes import GRAD_MODES, GradMode, evaluating, grad_context
@@ -28,13 +30,16 @@ from gradmodes.probes import Observation, SavedTensors, count_saved, observe
 
 __all__ = [
     "GRAD_MODES",
+    "Casts",
     "DynamoLog",
     "Finding",
     "GradMode",
+    "LoRALinear",
     "MatrixRow",
     "Observation",
     "SavedTensors",
     "SimpleModel",
+    "add_lora",
     "audit",
     "behaviour_matrix",
     "count_saved",
@@ -52,4 +57,5 @@ __all__ = [
     "trainable_parameters",
     "unfreeze",
     "unfreeze_batchnorm",
+    "watch_casts",
 ]

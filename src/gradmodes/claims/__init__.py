@@ -10,12 +10,16 @@ True
 # Importing a claims module registers its claims.
 from gradmodes.claims import (  # noqa: F401
     audit,
+    autocast,
+    checkpoint,
     compile,
     cross,
+    ddp,
     eval_mode,
     export,
     func,
     inference_mode,
+    lora,
     no_grad,
     performance,
     requires_grad,
