@@ -1,9 +1,15 @@
-"""Cross-cutting claims: the recommended patterns and ``detach`` (claims.md section E)."""
+"""Cross-cutting claims: the recommended patterns, ``detach``, and the smaller facts the
+comparison, recipes and pitfalls pages rely on (claims.md section E)."""
 
 from __future__ import annotations
 
+import copy
+import threading
+from collections.abc import Callable
+
 import torch
 from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
 
 from gradmodes.claims._common import deterministic
 from gradmodes.claims._registry import Observer, claim
@@ -21,9 +27,10 @@ __all__: list[str] = []
     "The standard evaluation pattern (`was_training = model.training`, `model.eval()`, the "
     "forward under `torch.inference_mode()`, then `model.train(was_training)`) turns Dropout "
     "off, leaves BatchNorm statistics unchanged, records no graph, saves 0 bytes for backward, "
-    "gives identical outputs on repeated calls and restores the previous mode; use `no_grad` "
-    "instead when the outputs must later be saved for backward, which inference tensors "
-    "cannot be.",
+    "gives identical outputs on repeated calls and restores the previous mode; with "
+    "`torch.no_grad()` in place of `inference_mode` the outputs and all of this are the same, "
+    "and only those outputs can later be saved for backward, which inference tensors cannot "
+    "be.",
 )
 @deterministic
 def _x_standard(obs: Observer) -> None:
@@ -58,9 +65,22 @@ def _x_standard(obs: Observer) -> None:
     ):
         _ = first * w
     model.eval()
+    seen_no_grad = observe(model, x, grad_mode="no_grad")
     with torch.no_grad():
         out = model(x)
     model.train(was_training)
+    obs.expect(
+        "model.eval(); seen = observe(model, x, grad_mode='no_grad'); "
+        "(seen.dropout_active, seen.bn_stats_updated, seen.has_grad_fn, seen.saved_bytes)",
+        (
+            seen_no_grad.dropout_active,
+            seen_no_grad.bn_stats_updated,
+            seen_no_grad.has_grad_fn,
+            seen_no_grad.saved_bytes,
+        ),
+        (False, False, False, 0),
+    )
+    obs.expect("with torch.no_grad(): torch.equal(model(x), first)", torch.equal(out, first), True)
     obs.expect(
         "with torch.no_grad(): out = model(x); (out * w).grad_fn is not None",
         (out * w).grad_fn is not None,
@@ -281,3 +301,354 @@ def _x_evaluating(obs: Observer) -> None:
         after == flags,
         True,
     )
+
+
+# --- The comparison page's training-mode demo --------------------------------------------
+
+
+@claim(
+    "x.seed-train-mode",
+    "A newly built `SimpleModel` is in train mode, and so is each of its submodules; there its "
+    "`Dropout(0.5)` turns a tensor of ones into zeros and twos only, and each forward changes "
+    "its BatchNorm's `running_mean` and adds 1 to `num_batches_tracked`.",
+)
+@deterministic
+def _x_seed_train_mode(obs: Observer) -> None:
+    model = SimpleModel().to(obs.device)
+    obs.expect(
+        "model = SimpleModel(); {m.training for m in model.modules()}",
+        {m.training for m in model.modules()},
+        {True},
+    )
+    dropped = model.dropout(torch.ones(4, 10, device=obs.device))
+    obs.expect(
+        "set(model.dropout(torch.ones(4, 10)).unique().tolist())",
+        set(dropped.unique().tolist()),
+        {0.0, 2.0},
+    )
+    obs.record("(model.dropout(torch.ones(4, 10)) == 0).sum().item()", (dropped == 0).sum().item())
+    before = model.bn.running_mean.clone()
+    for forwards in (1, 2):
+        model(torch.randn(16, 10, device=obs.device))
+        obs.expect(
+            f"after {forwards} forward(s): running_mean changed",
+            not torch.equal(before, model.bn.running_mean),
+            True,
+        )
+        before = model.bn.running_mean.clone()
+        obs.expect(
+            f"after {forwards} forward(s): model.bn.num_batches_tracked.item()",
+            model.bn.num_batches_tracked.item(),
+            forwards,
+        )
+
+
+# --- Facts of the eval-mode, requires-grad, no-grad and inference-mode pages --------------
+
+
+@claim(
+    "x.drop-last",
+    "Over a dataset of 17 samples, `DataLoader(data, batch_size=8)` yields batches of 8, 8 "
+    "and 1 samples, and `DataLoader(data, batch_size=8, drop_last=True)` leaves out the last, "
+    "incomplete batch: 8 and 8.",
+)
+@deterministic
+def _x_drop_last(obs: Observer) -> None:
+    data = TensorDataset(torch.randn(17, 3))
+    for drop_last, sizes in ((False, [8, 8, 1]), (True, [8, 8])):
+        loader = DataLoader(data, batch_size=8, drop_last=drop_last)
+        obs.expect(
+            f"[len(batch[0]) for batch in DataLoader(data, batch_size=8, drop_last={drop_last})]",
+            [len(batch[0]) for batch in loader],
+            sizes,
+        )
+
+
+@claim(
+    "x.detach-clone",
+    "`t.detach().clone()` has storage of its own and does not require grad: an in-place "
+    "change to it leaves `t` unchanged, and a later `backward()` through `t` works.",
+)
+@deterministic
+def _x_detach_clone(obs: Observer) -> None:
+    w = torch.randn(3, device=obs.device, requires_grad=True)
+    t = w.exp()  # exp saves its output for backward
+    values = t.tolist()
+    c = t.detach().clone()
+    obs.expect(
+        "c.untyped_storage().data_ptr() != t.untyped_storage().data_ptr()",
+        c.untyped_storage().data_ptr() != t.untyped_storage().data_ptr(),
+        True,
+    )
+    obs.expect("c.requires_grad", c.requires_grad, False)
+    c.zero_()
+    obs.expect("c.zero_(); t.tolist() == before", t.tolist() == values, True)
+    obs.expect("t.sum().backward(): error", _error_of(lambda: t.sum().backward()), None)
+    obs.expect("torch.equal(w.grad, t)", w.grad is not None and torch.equal(w.grad, t), True)
+
+
+@claim(
+    "x.linear-saves-input",
+    "With gradients enabled, an `nn.Linear(4, 3)` forward on a 2-D input that does not "
+    "require grad saves that input for backward when the layer is trainable, and saves "
+    "nothing when the whole layer is frozen; so the trainable layer called on an inference "
+    "tensor raises `RuntimeError` ('Inference tensors cannot be saved for backward').",
+)
+@deterministic
+def _x_linear_saves_input(obs: Observer) -> None:
+    layer = nn.Linear(4, 3).to(obs.device)
+    x = torch.randn(8, 4, device=obs.device)
+    for trainable in (True, False):
+        layer.requires_grad_(trainable)
+        packed: list[int] = []
+
+        def pack(tensor: torch.Tensor, packed: list[int] = packed) -> torch.Tensor:
+            packed.append(tensor.untyped_storage().data_ptr())
+            return tensor
+
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+            layer(x)
+        obs.expect(
+            f"layer.requires_grad_({trainable}); (x's storage saved, tensors saved)",
+            (x.untyped_storage().data_ptr() in packed, len(packed) > 0),
+            (trainable, trainable),
+        )
+    layer.requires_grad_(True)
+    with torch.inference_mode():
+        features = torch.randn(8, 4, device=obs.device)
+    with obs.expect_raises(
+        "with torch.inference_mode(): features = ...; layer(features)",
+        RuntimeError,
+        "Inference tensors cannot be saved for backward",
+    ):
+        layer(features)
+
+
+def _error_of(run: Callable[[], object]) -> str | None:
+    """The first line of the ``RuntimeError`` that ``run()`` raises; ``None`` if it raises none."""
+    try:
+        run()
+    except RuntimeError as exc:
+        return str(exc).splitlines()[0]
+    return None
+
+
+# --- Recipes: an EMA of the weights, serving, an input gradient ---------------------------
+
+
+def _lerp_chain(tensor: torch.Tensor) -> int:
+    """How many ``LerpBackward0`` nodes follow one another from ``tensor.grad_fn``."""
+    depth, node = 0, tensor.grad_fn
+    while node is not None and type(node).__name__ == "LerpBackward0":
+        depth += 1
+        node = next(
+            (n for n, _ in node.next_functions if type(n).__name__ == "LerpBackward0"), None
+        )
+    return depth
+
+
+@claim(
+    "x.ema-graph",
+    "Without `torch.no_grad()`, `e.lerp_(p, 0.1)` from each trainable parameter `p` into the "
+    "matching parameter `e` of a frozen copy (`copy.deepcopy(model).requires_grad_(False)`) "
+    "raises no error and makes `e` part of the graph: afterwards `e.requires_grad` is `True`, "
+    "`e.is_leaf` is `False`, its `grad_fn` is a `LerpBackward0` linked to the one of the "
+    "previous update (a chain one node longer per update, checked over 3 updates), and the "
+    "copy's outputs have a `grad_fn`; the same updates under `torch.no_grad()` leave `e` a "
+    "frozen leaf without `grad_fn`.",
+)
+@deterministic
+def _x_ema_graph(obs: Observer) -> None:
+    model = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 1)).to(obs.device)
+    x = torch.randn(8, 4, device=obs.device)
+
+    def update(ema_model: nn.Module) -> None:
+        for ema_param, param in zip(ema_model.parameters(), model.parameters(), strict=True):
+            ema_param.lerp_(param, 0.1)
+
+    ema = copy.deepcopy(model).requires_grad_(False)
+    for updates in (1, 2, 3):
+        obs.expect(f"update {updates} without no_grad: error", _error_of(lambda: update(ema)), None)
+        e = ema[0].weight
+        obs.expect(
+            f"after {updates}: (e.requires_grad, e.is_leaf, type(e.grad_fn).__name__, chain)",
+            (e.requires_grad, e.is_leaf, type(e.grad_fn).__name__, _lerp_chain(e)),
+            (True, False, "LerpBackward0", updates),
+        )
+    obs.expect(
+        "all(e.requires_grad for e in ema.parameters())",
+        all(e.requires_grad for e in ema.parameters()),
+        True,
+    )
+    obs.expect("ema(x).grad_fn is not None", ema(x).grad_fn is not None, True)
+
+    ema = copy.deepcopy(model).requires_grad_(False)
+    with torch.no_grad():
+        update(ema)
+        update(ema)
+    obs.expect(
+        "with torch.no_grad(): update twice; {(e.requires_grad, e.is_leaf, e.grad_fn)}",
+        {(e.requires_grad, e.is_leaf, e.grad_fn) for e in ema.parameters()},
+        {(False, True, None)},
+    )
+
+
+class _Interleave(nn.Module):
+    """Identity that interleaves two requests: its first call starts ``second`` in a new
+    thread, lets it run until it reaches this module, and goes on; ``second`` waits there
+    until ``resume`` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.second: Callable[[], object] | None = None
+        self.thread: threading.Thread | None = None
+        self.reached = threading.Event()
+        self.resume = threading.Event()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if threading.current_thread() is self.thread:
+            self.reached.set()
+            self.resume.wait(timeout=10)
+        elif self.second is not None:
+            second, self.second = self.second, None
+            self.thread = threading.Thread(target=second)
+            self.thread.start()
+            self.reached.wait(timeout=10)
+        return x
+
+
+def _two_requests(
+    obs: Observer, serve: Callable[[nn.Module, torch.Tensor], torch.Tensor], model: nn.Module
+) -> tuple[bool, bool]:
+    """Request A starts; inside A's forward, request B starts in another thread and waits
+    inside its own forward; A finishes; then B finishes.
+
+    Returns whether A's and B's Dropout passed their input through unchanged.
+    """
+    interleave = model[0]
+    x = torch.ones(1, 1000, device=obs.device)
+    out: dict[str, torch.Tensor] = {}
+    interleave.reached.clear()
+    interleave.resume.clear()
+    interleave.second = lambda: out.setdefault("B", serve(model, x))
+    out["A"] = serve(model, x)
+    interleave.resume.set()
+    if interleave.thread is not None:
+        interleave.thread.join(timeout=10)
+    obs.expect(
+        "request B reached the forward during A's and both finished",
+        (interleave.reached.is_set(), sorted(out)),
+        (True, ["A", "B"]),
+    )
+    return torch.equal(out["A"], x), torch.equal(out["B"], x)
+
+
+@claim(
+    "x.shared-mode",
+    "The `training` flag belongs to the module object, shared by every thread: when a request "
+    "function that calls `model.eval()` and then `model.train(was_training)` serves a model "
+    "left in train mode, the first of two overlapping requests switches the model back to "
+    "train mode when it finishes, and the second, still inside its forward, runs the rest of "
+    "it with Dropout on; when "
+    "`model.eval()` is called once, before serving, and the request function does not "
+    "change the mode, both requests run with Dropout off.",
+)
+@deterministic
+def _x_shared_mode(obs: Observer) -> None:
+    @torch.inference_mode()
+    def toggling(model: nn.Module, batch: torch.Tensor) -> torch.Tensor:
+        was_training = model.training
+        model.eval()
+        try:
+            return model(batch)
+        finally:
+            model.train(was_training)
+
+    @torch.inference_mode()
+    def fixed(model: nn.Module, batch: torch.Tensor) -> torch.Tensor:
+        return model(batch)
+
+    model = nn.Sequential(_Interleave(), nn.Dropout(0.5)).to(obs.device)  # left in train mode
+    obs.expect(
+        "toggling per request: (A's Dropout off, B's Dropout off)",
+        _two_requests(obs, toggling, model),
+        (True, False),
+    )
+    obs.record("afterwards model.training", model.training)
+    model.eval()  # once, before serving
+    obs.expect(
+        "model.eval() once: (A's Dropout off, B's Dropout off)",
+        _two_requests(obs, fixed, model),
+        (True, True),
+    )
+
+
+def _helper_results(
+    obs: Observer, helper: Callable[[nn.Module, torch.Tensor], torch.Tensor], name: str
+) -> dict[str, object]:
+    """Call ``helper(model, x)`` under each grad mode, for a normal and an inference ``x``.
+
+    Each result is ``True`` when it returned the input gradient of ``Linear(10, 3)``'s
+    summed output (``weight.sum(0)`` in every row) as a normal tensor, else the error.
+    """
+    model = nn.Linear(10, 3).to(obs.device).eval()
+    expected = model.weight.detach().sum(0).expand(4, 10)
+    x = torch.randn(4, 10, device=obs.device)
+    with torch.inference_mode():
+        inference_x = x.clone()
+    results: dict[str, object] = {}
+    for mode in ("inference_mode", "no_grad", "grad"):
+        for which, batch in (("x", x), ("inference x", inference_x)):
+            context = {
+                "inference_mode": torch.inference_mode,
+                "no_grad": torch.no_grad,
+                "grad": torch.enable_grad,
+            }[mode]
+            try:
+                with context():
+                    grad = helper(model, batch)
+                results[f"{name} under {mode}, {which}"] = (
+                    not torch.is_inference(grad) and torch.allclose(grad, expected)
+                ) or repr(grad)
+            except RuntimeError as exc:
+                results[f"{name} under {mode}, {which}"] = str(exc).splitlines()[0]
+    return results
+
+
+@claim(
+    "x.input-gradient",
+    "An input-gradient helper decorated with `@torch.enable_grad()` that takes "
+    "`x.detach().requires_grad_()` raises `RuntimeError` ('element 0 of tensors does not "
+    "require grad and does not have a grad_fn') when called under `torch.inference_mode()`, "
+    "for a normal or an inference-tensor input; with its body under "
+    "`torch.inference_mode(False)` and `torch.enable_grad()` and its input cloned there, it "
+    "returns the input gradient, as a normal tensor, under `inference_mode`, under `no_grad` "
+    "and with gradients enabled, for both inputs (checked on `nn.Linear(10, 3)`).",
+)
+@deterministic
+def _x_input_gradient(obs: Observer) -> None:
+    # Both helpers are defined here, at check time, so that the decorators and context
+    # managers are the ones torch has now.
+    @torch.enable_grad()
+    def enable_grad_only(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        x = x.detach().requires_grad_()
+        (grad,) = torch.autograd.grad(model(x).sum(), x)
+        return grad
+
+    def input_gradient(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        with torch.inference_mode(False), torch.enable_grad():
+            x = x.clone().requires_grad_()
+            (grad,) = torch.autograd.grad(model(x).sum(), x)
+        return grad
+
+    element_0 = "element 0 of tensors does not require grad and does not have a grad_fn"
+    old = _helper_results(obs, enable_grad_only, "enable_grad_only")
+    for key in sorted(old):
+        obs.record(key, old[key])
+    for which in ("x", "inference x"):
+        key = f"enable_grad_only under inference_mode, {which}"
+        obs.expect(key, old[key], element_0)
+    for key in ("enable_grad_only under no_grad, x", "enable_grad_only under grad, x"):
+        obs.expect(key, old[key], True)
+    for key, result in _helper_results(obs, input_gradient, "input_gradient").items():
+        obs.expect(key, result, True)
