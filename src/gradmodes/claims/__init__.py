@@ -9,12 +9,17 @@ True
 
 # Importing a claims module registers its claims.
 from gradmodes.claims import (  # noqa: F401
+    attention,
+    backward_modes,
+    census,
     cross,
     eval_mode,
+    hooks,
     inference_mode,
     no_grad,
     performance,
     requires_grad,
+    versions,
 )
 from gradmodes.claims._registry import (
     Claim,
