@@ -11,6 +11,16 @@
 The registered claims live in :mod:`gradmodes.claims`.
 """
 
+from gradmodes.census import (
+    CensusRow,
+    FunctionRow,
+    Spec,
+    census,
+    format_census,
+    measure,
+    module_classes,
+    training_functions,
+)
 from gradmodes.freeze import (
     freeze,
     freeze_batchnorm,
@@ -21,25 +31,35 @@ from gradmodes.freeze import (
 from gradmodes.matrix import MatrixRow, behaviour_matrix, format_matrix
 from gradmodes.models import SimpleModel, mlp
 from gradmodes.modes import GRAD_MODES, GradMode, evaluating, grad_context
+from gradmodes.ops import recorded_ops
 from gradmodes.probes import Observation, SavedTensors, count_saved, observe
 
 __all__ = [
     "GRAD_MODES",
+    "CensusRow",
+    "FunctionRow",
     "GradMode",
     "MatrixRow",
     "Observation",
     "SavedTensors",
     "SimpleModel",
+    "Spec",
     "behaviour_matrix",
+    "census",
     "count_saved",
     "evaluating",
+    "format_census",
     "format_matrix",
     "freeze",
     "freeze_batchnorm",
     "grad_context",
+    "measure",
     "mlp",
+    "module_classes",
     "observe",
+    "recorded_ops",
     "trainable_parameters",
+    "training_functions",
     "unfreeze",
     "unfreeze_batchnorm",
 ]

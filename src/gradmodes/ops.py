@@ -45,9 +45,7 @@ class _Recorder(TorchDispatchMode):
         # Inside inference_mode an operator with a composite kernel (such as
         # scaled_dot_product_attention) reaches this mode before it is decomposed:
         # decompose it here, with the mode on, so that the kernels it picks are seen too.
-        if torch._C._dispatch_has_kernel_for_dispatch_key(
-            func.name(), "CompositeImplicitAutograd"
-        ):
+        if torch._C._dispatch_has_kernel_for_dispatch_key(func.name(), "CompositeImplicitAutograd"):
             with self:
                 result = func.decompose(*args, **kwargs)
             if result is not NotImplemented:
@@ -83,4 +81,3 @@ def recorded_ops() -> Iterator[list[str]]:
     names: list[str] = []
     with _Recorder(names):
         yield names
-

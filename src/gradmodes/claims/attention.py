@@ -63,7 +63,7 @@ def _layer(**kwargs: object) -> nn.TransformerEncoderLayer:
 def _frozen_cases(
     module: nn.Module, x: torch.Tensor, call: Callable[[torch.Tensor], object], fused: str
 ) -> Iterator[tuple[str, bool, bool]]:
-    """(case, fused op seen, expected) with gradients enabled in eval mode, by what requires grad."""
+    """(case, fused op seen, expected) in eval mode with gradients on, by what requires grad."""
     module.eval().requires_grad_(False)
     yield "all frozen, x frozen", fused in _ops(lambda: call(x), nullcontext()), True
     xg = x.detach().clone().requires_grad_()
@@ -83,9 +83,7 @@ def _check_paths(
     fused: str,
     parameters: int,
 ) -> None:
-    obs.expect(
-        "len(list(module.parameters()))", len(list(module.parameters())), parameters
-    )
+    obs.expect("len(list(module.parameters()))", len(list(module.parameters())), parameters)
     for training in (True, False):
         module.train(training)
         for name, context in _contexts().items():
@@ -255,7 +253,10 @@ def _attn_layer_conditions(obs: Observer) -> None:
             lambda: _fused_under_no_grad(_layer(), x, src_mask=torch.zeros(5, 5)),
             layer_op,
         ),
-        "register_full_backward_hook": (lambda: _fused_under_no_grad(backward_hooked(), x), layer_op),
+        "register_full_backward_hook": (
+            lambda: _fused_under_no_grad(backward_hooked(), x),
+            layer_op,
+        ),
         "batch_first=False": (lambda: _fused_under_no_grad(_layer(batch_first=False), x), set()),
         "TransformerEncoderLayer(9, 3)": (
             lambda: _fused_under_no_grad(
@@ -380,7 +381,9 @@ def _attn_padding_zeros(obs: Observer) -> None:
     encoder.requires_grad_(True).train()
     for name, context in _contexts().items():
         out = run(context())
-        obs.expect(f"train mode, {name}: (out[1, 3:] != 0).all()", bool((out[1, 3:] != 0).all()), True)
+        obs.expect(
+            f"train mode, {name}: (out[1, 3:] != 0).all()", bool((out[1, 3:] != 0).all()), True
+        )
 
 
 @claim(
@@ -515,7 +518,9 @@ def _attn_sdpa_path(obs: Observer) -> None:
         t = q.detach().clone().requires_grad_(requires_grad)
         for name, context in _contexts().items():
             for p in (0.0, 0.5):
-                ops = _ops(lambda t=t, p=p: F.scaled_dot_product_attention(t, t, t, dropout_p=p), context())
+                ops = _ops(
+                    lambda t=t, p=p: F.scaled_dot_product_attention(t, t, t, dropout_p=p), context()
+                )
                 obs.expect(
                     f"q.requires_grad={requires_grad}, {name}, dropout_p={p}: {_FLASH!r} in ops",
                     _FLASH in ops,

@@ -36,6 +36,7 @@ def _bwd_no_grad(obs: Observer) -> None:
     with torch.no_grad():
         loss.backward()
     grads = [p.grad for p in layer.parameters()]
+    obs.expect("inside no_grad: {p.grad is None}", {g is None for g in grads}, {False})
     obs.expect(
         "inside no_grad: gradients equal those from outside",
         all(torch.equal(g, e) for g, e in zip(grads, expected, strict=True)),  # type: ignore[arg-type]
@@ -149,8 +150,8 @@ def _bwd_built_inside_layers(obs: Observer) -> None:
     "into the model's own parameters, which stay normal tensors and train afterwards; a "
     "state dict loaded with `torch.load` under `torch.inference_mode()` holds inference "
     "tensors, `load_state_dict` of it outside the mode also gives normal parameters, and "
-    "`load_state_dict(state, assign=True)` of it raises `RuntimeError` (\"Setting "
-    "requires_grad=True on inference tensor outside InferenceMode is not allowed\").",
+    '`load_state_dict(state, assign=True)` of it raises `RuntimeError` ("Setting '
+    'requires_grad=True on inference tensor outside InferenceMode is not allowed").',
 )
 @deterministic
 def _bwd_loaded(obs: Observer) -> None:
@@ -159,7 +160,9 @@ def _bwd_loaded(obs: Observer) -> None:
     with torch.inference_mode():
         model.load_state_dict(source.state_dict())
     obs.expect("values copied", torch.equal(model.weight, source.weight), True)
-    obs.expect("{torch.is_inference(p)}", {torch.is_inference(p) for p in model.parameters()}, {False})
+    obs.expect(
+        "{torch.is_inference(p)}", {torch.is_inference(p) for p in model.parameters()}, {False}
+    )
     model(torch.randn(4, 3, requires_grad=True)).sum().backward()
     obs.expect("weight.grad is not None", model.weight.grad is not None, True)
 
@@ -168,10 +171,18 @@ def _bwd_loaded(obs: Observer) -> None:
     buffer.seek(0)
     with torch.inference_mode():
         state = torch.load(buffer)
-    obs.expect("torch.load under inference_mode: {is_inference}", {torch.is_inference(v) for v in state.values()}, {True})
+    obs.expect(
+        "torch.load under inference_mode: {is_inference}",
+        {torch.is_inference(v) for v in state.values()},
+        {True},
+    )
     fresh = nn.Linear(3, 2)
     fresh.load_state_dict(state)
-    obs.expect("load_state_dict outside: {is_inference}", {torch.is_inference(p) for p in fresh.parameters()}, {False})
+    obs.expect(
+        "load_state_dict outside: {is_inference}",
+        {torch.is_inference(p) for p in fresh.parameters()},
+        {False},
+    )
     with obs.expect_raises(
         "load_state_dict(state, assign=True)",
         RuntimeError,
@@ -198,11 +209,19 @@ def _bwd_converted(obs: Observer) -> None:
     obs.expect("to(torch.float32): torch.is_inference", torch.is_inference(model.weight), False)
     with torch.inference_mode():
         model.double()
-    obs.expect("double(): {torch.is_inference(p)}", {torch.is_inference(p) for p in model.parameters()}, {True})
+    obs.expect(
+        "double(): {torch.is_inference(p)}",
+        {torch.is_inference(p) for p in model.parameters()},
+        {True},
+    )
     with obs.expect_raises("double(): training forward", RuntimeError, _SAVED):
         model(torch.randn(4, 3, dtype=torch.float64, requires_grad=True))
     copied = copy.deepcopy(_built_inside(nn.Linear, 3, 2))
-    obs.expect("deepcopy: {torch.is_inference(p)}", {torch.is_inference(p) for p in copied.parameters()}, {False})
+    obs.expect(
+        "deepcopy: {torch.is_inference(p)}",
+        {torch.is_inference(p) for p in copied.parameters()},
+        {False},
+    )
     copied(torch.randn(4, 3, requires_grad=True)).sum().backward()
     obs.expect(
         "deepcopy: {p.grad is not None}", {p.grad is not None for p in copied.parameters()}, {True}

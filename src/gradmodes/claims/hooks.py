@@ -28,9 +28,7 @@ def _hook_register_frozen(obs: Observer) -> None:
     frozen = nn.Parameter(torch.randn(3), requires_grad=False)
     with obs.expect_raises("frozen.register_hook(fn)", RuntimeError, _NO_HOOK):
         frozen.register_hook(lambda grad: grad)
-    with obs.expect_raises(
-        "frozen.register_post_accumulate_grad_hook(fn)", RuntimeError, _NO_HOOK
-    ):
+    with obs.expect_raises("frozen.register_post_accumulate_grad_hook(fn)", RuntimeError, _NO_HOOK):
         frozen.register_post_accumulate_grad_hook(lambda tensor: None)
     w = torch.randn(3, requires_grad=True)
     with torch.no_grad():
@@ -39,7 +37,9 @@ def _hook_register_frozen(obs: Observer) -> None:
             y.register_hook(lambda grad: grad)
         handle = w.register_hook(lambda grad: grad * 2)
     (w * 1.0).sum().backward()
-    obs.expect("inside no_grad: w.register_hook(lambda g: g * 2); w.grad", w.grad.tolist(), [2.0] * 3)
+    obs.expect(
+        "inside no_grad: w.register_hook(lambda g: g * 2); w.grad", w.grad.tolist(), [2.0] * 3
+    )
     handle.remove()
 
 
@@ -218,5 +218,7 @@ def _hook_grad_in_no_grad(obs: Observer) -> None:
     graph = loss()
     with torch.no_grad():
         (second,) = torch.autograd.grad(graph, w, create_graph=True)
-    obs.expect("no_grad, create_graph=True: grad.grad_fn is not None", second.grad_fn is not None, True)
+    obs.expect(
+        "no_grad, create_graph=True: grad.grad_fn is not None", second.grad_fn is not None, True
+    )
     obs.expect("w.grad is None", w.grad is None, True)

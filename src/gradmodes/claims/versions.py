@@ -3,6 +3,8 @@ forward and backward (issue 10 topic 9)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
@@ -12,9 +14,17 @@ from gradmodes.claims._registry import Observer, claim
 __all__: list[str] = []
 
 _MODIFIED = (
-    "one of the variables needed for gradient computation has been modified by an inplace "
-    "operation"
+    "one of the variables needed for gradient computation has been modified by an inplace operation"
 )
+
+
+def _raised(run: Callable[[], object]) -> str | None:
+    """The first line of the RuntimeError ``run()`` raised; ``None`` if it raised none."""
+    try:
+        run()
+    except RuntimeError as exc:
+        return str(exc).splitlines()[0]
+    return None
 
 
 @claim(
@@ -94,7 +104,7 @@ def _ver_data_silent(obs: Observer) -> None:
     w = torch.tensor([0.0, 1.0, 2.0], requires_grad=True)
     t = w.exp()
     t.data.mul_(2)
-    t.sum().backward()
+    obs.expect("t.data.mul_(2); t.sum().backward() raises", _raised(t.sum().backward), None)
     true = w.detach().exp()
     obs.expect("torch.allclose(w.grad, 2 * exp(w))", torch.allclose(w.grad, 2 * true), True)
     obs.expect("torch.allclose(w.grad, exp(w))", torch.allclose(w.grad, true), False)
@@ -106,7 +116,8 @@ def _ver_data_silent(obs: Observer) -> None:
     "the weight in place before `loss.backward()` (with `p.add_(1)` under `torch.no_grad()`, "
     "or with `SGD.step()` after an earlier backward of another loss) makes that backward "
     "raise the 'modified by an inplace operation' `RuntimeError`; `weight.data.add_(1)` "
-    "raises nothing, and `x.grad` is then computed from the updated weight.",
+    "raises nothing, and `x.grad` is then computed from the updated weight; computing both "
+    "backward passes before `SGD.step()` raises nothing.",
 )
 @deterministic
 def _ver_update_between(obs: Observer) -> None:
@@ -125,11 +136,18 @@ def _ver_update_between(obs: Observer) -> None:
     optimizer.step()
     with obs.expect_raises("first.backward(); step(); second.backward()", RuntimeError, _MODIFIED):
         second.backward()
+    layer = nn.Linear(3, 1)
+    optimizer = torch.optim.SGD(layer.parameters(), lr=0.1)
+    first, second = layer(x).sum(), layer(x).square().sum()
+    obs.expect("(first + second).backward() raises", _raised((first + second).backward), None)
+    obs.expect("optimizer.step() raises", _raised(optimizer.step), None)
 
     layer = nn.Linear(3, 1)
     x.grad = None
     loss = layer(x).sum()
     layer.weight.data.add_(1)
-    loss.backward()
+    obs.expect("weight.data.add_(1); loss.backward() raises", _raised(loss.backward), None)
     updated = layer.weight.detach().expand(4, 3)
-    obs.expect("weight.data.add_(1): torch.equal(x.grad, new weight)", torch.equal(x.grad, updated), True)
+    obs.expect(
+        "weight.data.add_(1): torch.equal(x.grad, new weight)", torch.equal(x.grad, updated), True
+    )
