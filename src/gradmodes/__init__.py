@@ -11,16 +11,6 @@
 The registered claims live in :mod:`gradmodes.claims`.
 """
 
-from gradmodes.census import (
-    CensusRow,
-    FunctionRow,
-    Spec,
-    census,
-    format_census,
-    measure,
-    module_classes,
-    training_functions,
-)
 from gradmodes.freeze import (
     freeze,
     freeze_batchnorm,
@@ -36,30 +26,22 @@ from gradmodes.probes import Observation, SavedTensors, count_saved, observe
 
 __all__ = [
     "GRAD_MODES",
-    "CensusRow",
-    "FunctionRow",
     "GradMode",
     "MatrixRow",
     "Observation",
     "SavedTensors",
     "SimpleModel",
-    "Spec",
     "behaviour_matrix",
-    "census",
     "count_saved",
     "evaluating",
-    "format_census",
     "format_matrix",
     "freeze",
     "freeze_batchnorm",
     "grad_context",
-    "measure",
     "mlp",
-    "module_classes",
     "observe",
     "recorded_ops",
     "trainable_parameters",
-    "training_functions",
     "unfreeze",
     "unfreeze_batchnorm",
 ]
