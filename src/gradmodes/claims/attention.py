@@ -15,6 +15,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
 from gradmodes.claims._common import deterministic
 from gradmodes.claims._registry import Observer, claim
@@ -147,6 +148,19 @@ def _cpu_autocast() -> AbstractContextManager[object]:
     return torch.autocast("cpu", dtype=torch.bfloat16)
 
 
+class _Passthrough(TorchFunctionMode):
+    """A ``__torch_function__`` override that changes nothing: it runs every call as is."""
+
+    def __torch_function__(
+        self,
+        func: Callable[..., object],
+        types: object,
+        args: tuple[object, ...] = (),
+        kwargs: dict[str, object] | None = None,
+    ) -> object:
+        return func(*args, **(kwargs or {}))
+
+
 @claim(
     "attn.mha-conditions",
     "In eval mode under `torch.no_grad()`, `nn.MultiheadAttention(8, 2, batch_first=True)` "
@@ -155,7 +169,8 @@ def _cpu_autocast() -> AbstractContextManager[object]:
     "`torch.autocast('cpu')`; each of these alone makes it run op by op instead: "
     "`batch_first=False`, an odd number of heads (`MultiheadAttention(9, 3)`), a key and "
     "value that are other tensors than the query, `add_bias_kv=True`, `add_zero_attn=True`, "
-    "`bias=False`, an unbatched (2-D) input, a floating-point `attn_mask`, and "
+    "`bias=False`, an unbatched (2-D) input, a floating-point `attn_mask`, an active "
+    "`TorchFunctionMode` (a `__torch_function__` override that only passes calls on), and "
     "`torch.backends.mha.set_fastpath_enabled(False)`.",
 )
 @deterministic
@@ -196,6 +211,10 @@ def _attn_mha_conditions(obs: Observer) -> None:
     }
     for case, run in off.items():
         obs.expect(f"{case}: fused operators", run(), set())
+    with _Passthrough():
+        obs.expect(
+            "TorchFunctionMode: fused operators", _fused_under_no_grad(_mha(), x, x, x), set()
+        )
     with _fast_path_disabled():
         obs.expect(
             "set_fastpath_enabled(False): fused operators",
@@ -392,9 +411,11 @@ def _attn_padding_zeros(obs: Observer) -> None:
     "`nn.TransformerEncoder` of `TransformerEncoderLayer(8, 2, dim_feedforward=16, "
     "batch_first=True)` whose first layer is frozen and whose second layer is trainable "
     "raises `AssertionError` ('MultiheadAttention does not support NestedTensor outside of "
-    "its fast path'); built with `enable_nested_tensor=False`, the same encoder runs, gives "
-    "non-zero values at the padded positions under each of the three grad modes, and its "
-    "outputs under `torch.no_grad()` and with gradients enabled agree within 1e-5.",
+    "its fast path'), while with its first layer trainable and its second frozen it runs and "
+    "gives non-zero values at the padded positions; built with `enable_nested_tensor=False`, "
+    "the same encoder runs, gives non-zero values at the padded positions under each of the "
+    "three grad modes, and its outputs under `torch.no_grad()` and with gradients enabled "
+    "agree within 1e-5.",
 )
 @deterministic
 def _attn_partial_freeze(obs: Observer) -> None:
@@ -410,6 +431,15 @@ def _attn_partial_freeze(obs: Observer) -> None:
         ),
     ):
         encoder(x, src_key_padding_mask=mask)
+    reverse = _encoder().eval()
+    reverse.layers[1].requires_grad_(False)
+    with _quiet_nested():
+        out = reverse(x, src_key_padding_mask=mask).detach()
+    obs.expect(
+        "layers[0] trainable, layers[1] frozen: (out[1, 3:] != 0).all()",
+        bool((out[1, 3:] != 0).all()),
+        True,
+    )
     plain = _encoder(enable_nested_tensor=False).eval()
     plain.layers[0].requires_grad_(False)
     outputs = {}

@@ -147,6 +147,12 @@ def _census_universe(obs: Observer) -> None:
     obs.expect("classes neither built nor skipped", sorted(classes - built - set(SKIPPED)), [])
     obs.expect("classes both built and skipped", sorted(built & set(SKIPPED)), [])
     obs.expect("names that torch.nn does not export", sorted((built | set(SKIPPED)) - classes), [])
+    bases = ("Module", "Container", "RNNBase", "RNNCellBase")
+    obs.expect(
+        "base classes whose forward is nn.Module.forward",
+        [name for name in bases if getattr(nn, name).forward is nn.Module.forward],
+        list(bases),
+    )
     obs.expect("len(census())", len(census()), len(SPECS))
 
 

@@ -33,7 +33,8 @@ def _raised(run: Callable[[], object]) -> str | None:
     "to a tensor's `_version`, also under `torch.no_grad()` and under "
     "`torch.inference_mode()`; an out-of-place operation leaves it as it was; a view "
     "(`t[1:]`) and `t.detach()` share `t`'s counter, while `t.data` has its own, which starts "
-    "at 0.",
+    "at 0; for a `t` that requires grad, both `t.detach()` and `t.data` share `t`'s storage "
+    "and do not require grad.",
 )
 @deterministic
 def _ver_counter(obs: Observer) -> None:
@@ -68,6 +69,13 @@ def _ver_counter(obs: Observer) -> None:
     obs.expect("detached.add_(1): t._version - before", t._version - before, 2)
     t.data.add_(1)
     obs.expect("t.data.add_(1): t._version - before", t._version - before, 2)
+    w = torch.randn(3, requires_grad=True)
+    for name, other in (("w.detach()", w.detach()), ("w.data", w.data)):
+        obs.expect(
+            f"{name}: (shares storage, requires_grad)",
+            (other.data_ptr() == w.data_ptr(), other.requires_grad),
+            (True, False),
+        )
 
 
 @claim(
