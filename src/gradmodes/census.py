@@ -510,7 +510,7 @@ def _difference(a: _Run, b: _Run) -> float:
 
 
 def measure(spec: Spec) -> CensusRow:
-    """Build and call ``spec`` seven times; report what train/eval and the grad mode change.
+    """Build and call ``spec`` six times; report what train/eval and the grad mode change.
 
     Every run builds a new module with RNG seed 0, makes the inputs with seed 1 and
     calls the module once, on one CPU thread: in train or eval mode, with gradients
