@@ -157,10 +157,10 @@ def _hook_grad_frozen(obs: Observer) -> None:
     "hook.grad-unused",
     "`torch.autograd.grad(loss, [w, u])` with a tensor `u` that requires grad but was not "
     "used to compute `loss` raises `RuntimeError` ('The differentiated Tensor at index 1 "
-    "appears to not have been used in the graph. Set allow_unused=True if this is the "
-    "desired behavior.'); with `allow_unused=True` it returns `None` for `u`, with "
-    "`materialize_grads=True` zeros of `u`'s shape, and `materialize_grads=True` with "
-    "`allow_unused=False` raises `ValueError`.",
+    "appears to not have been used in the graph', telling to set `allow_unused=True`); "
+    "with `allow_unused=True` it returns `None` for `u`, with `materialize_grads=True` "
+    "zeros of `u`'s shape, and `materialize_grads=True` with `allow_unused=False` raises "
+    "`ValueError`.",
 )
 @deterministic
 def _hook_grad_unused(obs: Observer) -> None:
