@@ -36,13 +36,16 @@ from gradmodes import (
     observe,
     onnx_dropout_training,
     onnx_ops,
+    recorded_ops,
     run_onnx,
     trainable_parameters,
     unfreeze,
     unfreeze_batchnorm,
     watch_casts,
 )
+from gradmodes import census as census_module
 from gradmodes.__main__ import main
+from gradmodes.census import Spec, census, format_census, measure
 from gradmodes.claims import UnknownClaim, check, claim, get_claim
 from gradmodes.measure import SETTINGS, WORKLOADS, saved_tensors
 
@@ -290,6 +293,33 @@ REFUSED = [
         ValueError,
         "unknown start_method 'forkserver'; valid values: fork, spawn",
     ),
+    R("recorded_ops", "an argument", lambda: recorded_ops(1), TypeError, "positional argument"),
+    R("census", "a str", lambda: census("Dropout"), TypeError, "an iterable of Spec, got str"),
+    R("census", "one Spec", lambda: census(Spec("ReLU")), TypeError, "iterable of Spec, got Spec"),
+    R("census", "a str among specs", lambda: census(["ReLU"]), TypeError, "takes a Spec, got str"),
+    R("measure", "a class", lambda: measure(nn.ReLU), TypeError, "measure\\(\\) takes a Spec"),
+    R(
+        "Spec",
+        "an unknown class",
+        lambda: Spec("Relu"),
+        ValueError,
+        "a class in torch.nn, got 'Relu'",
+    ),
+    R("Spec", "a function of torch.nn", lambda: Spec("init"), ValueError, "class in torch.nn"),
+    R("Spec", "a list of args", lambda: Spec("ReLU", [1]), TypeError, "args as a tuple"),
+    R("Spec", "inputs not callable", lambda: Spec("ReLU", inputs=(1,)), TypeError, "randn"),
+    R(
+        "Spec",
+        "a class that is no module",
+        lambda: Spec("Parameter").build(),
+        TypeError,
+        "did not build an nn.Module",
+    ),
+    R("format_census", "str rows", lambda: format_census(["r"]), TypeError, "census\\(\\)"),
+    R("format_census", "a str", lambda: format_census("rows"), TypeError, "census\\(\\)"),
+    R("randn", "a float size", lambda: census_module.randn(2.0), TypeError, "non-negative ints"),
+    R("rand", "a negative size", lambda: census_module.rand(-1), TypeError, "non-negative ints"),
+    R("ints", "a str bound", lambda: census_module.ints("3", 2), TypeError, "non-negative ints"),
     R("check", "a misspelt id", lambda: check("eval.flg"), UnknownClaim, "did you mean eval.flag"),
     R("check", "an int id", lambda: check(3), TypeError, "a claim id is a str"),
     R("check", "an int device", lambda: check("eval.flag", 0), TypeError, "device must be a"),
@@ -360,6 +390,12 @@ def _casts_of(tensors: list[torch.Tensor]) -> int:
     return casts.made
 
 
+def _recorded_nothing() -> list[str]:
+    with recorded_ops() as ops:
+        pass
+    return ops
+
+
 EMPTY, PLAIN = "an empty model", "a model without BatchNorm and Dropout"
 A = Answered
 ANSWERED = [
@@ -378,6 +414,9 @@ ANSWERED = [
     A("audit", PLAIN, lambda: _audited(mlp(4), torch.ones(2, 4)), []),
     A("audit", "a model without parameters", lambda: audit(nn.ReLU(), None, torch.ones(2)), []),
     A("evaluating", EMPTY, lambda: _restored(nn.Sequential()), True),
+    A("census", "no specs", lambda: census([]), []),
+    A("format_census", "no rows", lambda: len(format_census([]).splitlines()), 1),
+    A("recorded_ops", "an empty block", lambda: _recorded_nothing(), []),
     A("evaluating", "a model already in eval mode", lambda: _restored(mlp(4).eval()), False),
     A("watch_casts", "no tensors", lambda: _casts_of([]), 0),
 ]

@@ -26,6 +26,7 @@ from gradmodes.lora import LoRALinear, add_lora
 from gradmodes.matrix import MatrixRow, behaviour_matrix, format_matrix
 from gradmodes.models import SimpleModel, mlp
 from gradmodes.modes import GRAD_MODES, GradMode, evaluating, grad_context
+from gradmodes.ops import recorded_ops
 from gradmodes.probes import Observation, SavedTensors, count_saved, observe
 
 __all__ = [
@@ -53,6 +54,7 @@ __all__ = [
     "observe",
     "onnx_dropout_training",
     "onnx_ops",
+    "recorded_ops",
     "run_onnx",
     "trainable_parameters",
     "unfreeze",

@@ -9,8 +9,11 @@ True
 
 # Importing a claims module registers its claims.
 from gradmodes.claims import (  # noqa: F401
+    attention,
     audit,
     autocast,
+    backward_modes,
+    census,
     checkpoint,
     compile,
     cross,
@@ -18,11 +21,13 @@ from gradmodes.claims import (  # noqa: F401
     eval_mode,
     export,
     func,
+    hooks,
     inference_mode,
     lora,
     no_grad,
     performance,
     requires_grad,
+    versions,
 )
 from gradmodes.claims._registry import (
     Claim,

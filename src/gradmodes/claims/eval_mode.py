@@ -243,10 +243,9 @@ def _eval_keeps_autograd(obs: Observer) -> None:
 
 @claim(
     "eval.orthogonal",
-    "Train/eval mode and grad mode are independent switches: `model.eval()` leaves "
-    "`torch.is_grad_enabled()` as it was, `torch.no_grad()` leaves `model.training` as it was, "
-    "and a model made only of `Linear`, `ReLU` and `LayerNorm` gives identical outputs in "
-    "train and eval mode.",
+    "Neither switch sets the other: `model.eval()` leaves `torch.is_grad_enabled()` as it "
+    "was, `torch.no_grad()` leaves `model.training` as it was, and a model made only of "
+    "`Linear`, `ReLU` and `LayerNorm` gives identical outputs in train and eval mode.",
 )
 @deterministic
 def _eval_orthogonal(obs: Observer) -> None:
