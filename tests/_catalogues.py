@@ -18,6 +18,8 @@ from _site import pages
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
 
+# The interface text's catalogue (docs/_ext/ui_text.py): one per language, beside the pages'.
+INTERFACE = "sphinx"
 ROLE = re.compile(r"\{([\w:-]+)\}`([^`]*)`")
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 CODE = re.compile(r"(`+)(.+?)\1")
@@ -48,29 +50,35 @@ def markup(text: str) -> Counter[str]:
     )
 
 
-def _catalogues(docs: Path, lang: str) -> dict[str, Catalog]:
-    """The catalogue of every page that has one."""
+def catalogues(docs: Path, lang: str) -> dict[str, Catalog]:
+    """The catalogue of every page that has one, and the interface catalogue."""
     return {
         page: load(catalogue_path(docs, lang, page))
-        for page in pages(docs)
+        for page in [*pages(docs), INTERFACE]
         if catalogue_path(docs, lang, page).exists()
     }
 
 
 def unmatched_catalogues(docs: Path, lang: str) -> list[str]:
-    """Pages without a catalogue (they would fall back to English) and catalogues without a page."""
+    """Pages without a catalogue (they would fall back to English), catalogues without a page,
+    and a missing interface catalogue."""
     folder = docs / "locale" / lang / "LC_MESSAGES"
-    catalogues = {p.relative_to(folder).with_suffix("").as_posix() for p in folder.rglob("*.po")}
+    found = {p.relative_to(folder).with_suffix("").as_posix() for p in folder.rglob("*.po")}
     sources = set(pages(docs))
-    return [f"{page}: no {lang} catalogue" for page in sorted(sources - catalogues)] + [
-        f"{page}: a {lang} catalogue without a page" for page in sorted(catalogues - sources)
-    ]
+    return (
+        [f"{page}: no {lang} catalogue" for page in sorted(sources - found)]
+        + [
+            f"{page}: a {lang} catalogue without a page"
+            for page in sorted(found - sources - {INTERFACE})
+        ]
+        + ([] if INTERFACE in found else [f"{INTERFACE}: no {lang} interface catalogue"])
+    )
 
 
 def incomplete_entries(docs: Path, lang: str) -> list[str]:
     """Entries that are untranslated, fuzzy or obsolete."""
     problems = []
-    for page, catalogue in _catalogues(docs, lang).items():
+    for page, catalogue in catalogues(docs, lang).items():
         problems += [f"{page}: obsolete: {msgid!r}" for msgid in catalogue.obsolete]
         for message in catalogue:
             if not message.id:
@@ -87,7 +95,7 @@ def markup_mismatches(docs: Path, lang: str) -> list[str]:
     return [
         f"{page}: {message.id!r}\n  missing {sorted((want - got).elements())}"
         f"\n  extra {sorted((got - want).elements())}"
-        for page, catalogue in _catalogues(docs, lang).items()
+        for page, catalogue in catalogues(docs, lang).items()
         for message in catalogue
         if message.id
         and message.string
@@ -102,7 +110,7 @@ def stale_entries(docs: Path, lang: str) -> list[str]:
     catalogue, and its old text is no longer in the page.
     """
     stale = []
-    for page, catalogue in _catalogues(docs, lang).items():
+    for page, catalogue in catalogues(docs, lang).items():
         current = {m.id for m in load(gettext_dir(docs) / f"{page}.pot") if m.id}
         translated = {m.id for m in catalogue if m.id}
         stale += [f"{page}: not in the catalogue: {m!r}" for m in sorted(current - translated)]
