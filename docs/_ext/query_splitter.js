@@ -1,9 +1,12 @@
 /*
  * splitQuery for the Japanese search page: splits a query into the words that Sphinx's
- * Japanese search index holds. It computes what sphinx.search.ja.DefaultSplitter.split
+ * Japanese search index holds. segment() computes what sphinx.search.ja.DefaultSplitter.split
  * computes, step by step (the same scores, in the same order, with the same model), then
- * keeps the words SearchJapanese.word_filter keeps. The build fills in the model from the
- * installed Sphinx (docs/_ext/query_splitter.py); searchtools.js calls splitQuery.
+ * splitQuery keeps the words SearchJapanese.word_filter keeps. The segmenter looks at a few
+ * characters around each position, so a word typed alone can come out whole where the page's
+ * sentence was split (or the other way round): a word the index does not hold is replaced by
+ * the fewest index words that spell it, if there are such words. The build fills in the model
+ * from the installed Sphinx (docs/_ext/query_splitter.py); searchtools.js calls splitQuery.
  */
 var splitQuery = (function () {
   "use strict";
@@ -74,9 +77,46 @@ var splitQuery = (function () {
     return words;
   }
 
-  return function (query) {
-    return segment(query).filter(function (word) {
+  function indexTables() {
+    var index = typeof Search !== "undefined" ? Search._index : null;
+    return index ? [index.terms || {}, index.titleterms || {}] : null;
+  }
+
+  function indexed(tables, word) {
+    var key = word.toLowerCase();
+    return tables.some(function (table) {
+      return own.call(table, key);
+    });
+  }
+
+  // The fewest words of the index that spell `word` one after the other, or null.
+  function asIndexWords(tables, word) {
+    var characters = Array.from(word);
+    var best = [[]];
+    for (var end = 1; end <= characters.length; end++) {
+      best[end] = null;
+      for (var start = 0; start <= end - minLength; start++) {
+        var piece = characters.slice(start, end).join("");
+        if (best[start] === null || !indexed(tables, piece)) continue;
+        if (best[end] === null || best[start].length + 1 < best[end].length) {
+          best[end] = best[start].concat([piece]);
+        }
+      }
+    }
+    return best[characters.length];
+  }
+
+  function split(query) {
+    var words = segment(query).filter(function (word) {
       return Array.from(word).length >= minLength;
     });
-  };
+    var tables = indexTables();
+    if (tables === null) return words;
+    return words.reduce(function (found, word) {
+      var pieces = indexed(tables, word) ? null : asIndexWords(tables, word);
+      return found.concat(pieces || [word]);
+    }, []);
+  }
+  split.segment = segment; // for the tests: the segmenter alone
+  return split;
 })();
