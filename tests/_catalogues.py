@@ -96,7 +96,7 @@ def incomplete_entries(docs: Path, lang: str) -> list[str]:
         for message in catalogue:
             if not message.id:
                 continue
-            if not message.string:
+            if not message.string or not all(message.string):  # all: every plural form
                 problems.append(f"{page}: untranslated: {message.id!r}")
             elif message.fuzzy:
                 problems.append(f"{page}: fuzzy: {message.id!r}")
@@ -112,8 +112,13 @@ def markup_mismatches(docs: Path, lang: str) -> list[str]:
         for message in catalogue
         if message.id
         and message.string
-        and (want := markup(message.id)) != (got := markup(message.string))
+        and (want := markup(_last(message.id))) != (got := markup(_last(message.string)))
     ]
+
+
+def _last(text: str | tuple[str, ...]) -> str:
+    """A message, or the last form of a message with plural forms (the plural)."""
+    return text[-1] if isinstance(text, tuple) else text
 
 
 def stale_entries(docs: Path, lang: str) -> list[str]:
