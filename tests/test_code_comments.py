@@ -31,7 +31,7 @@ def code_tokens(code: str) -> list[tuple[int, str]]:
     >>> code_tokens("x = 1") == code_tokens("x = 2")
     False
     """
-    tokens = tokenize.generate_tokens(io.StringIO(code).readline)
+    tokens = tokenize.generate_tokens(io.StringIO(code.rstrip() + "\n").readline)
     return [(t.type, t.string) for t in tokens if t.type not in COMMENTARY]
 
 

@@ -30,7 +30,9 @@ from typing import Any
 from docutils import nodes
 from sphinx import addnodes
 from sphinx.application import Sphinx
+from sphinx.locale import get_translator
 from sphinx.transforms import SphinxTransform
+from sphinx.util.i18n import docname_to_domain
 
 # Comments that are instructions to tools, not to readers: never translated.
 PRAGMA = re.compile(r"#\s*(noqa\b|type:|fmt:|pragma\b|ruff:)")
@@ -130,11 +132,11 @@ class commented_code(nodes.literal_block, addnodes.translatable):
         return [block.message for block in comment_blocks(self.get("original_code", ""))]
 
     def apply_translated_message(self, original_message: str, translated_message: str) -> None:
-        self.setdefault("translated_comments", {})[original_message] = translated_message
-        code = translate_comments(self["original_code"], self["translated_comments"].get)
-        self.rawsource = code
-        self.children = []
-        self += nodes.Text(code)
+        """Nothing: ``TranslateComments`` translates every comment once ``Locale`` is done.
+
+        (``Locale`` stops giving a node its translations as soon as one of its messages is
+        translated as itself, ``p.grad == 2 * p`` say: a cell's other comments would stay.)
+        """
 
 
 def cell_inputs(document: nodes.document) -> list[nodes.literal_block]:
@@ -160,8 +162,9 @@ class MarkCommentsTranslatable(SphinxTransform):
             block.replace_self(node)
 
 
-class RestoreCodeBlocks(SphinxTransform):
-    """After the translation: plain literal blocks again, for the writers and highlighting.
+class TranslateComments(SphinxTransform):
+    """After ``Locale``: each cell's comments from the page's catalogue, in a plain literal
+    block again (for the writers and the highlighting).
 
     The gettext builder keeps the ``commented_code`` nodes: it extracts their messages.
     """
@@ -173,13 +176,15 @@ class RestoreCodeBlocks(SphinxTransform):
 
         if issubclass(self.env._builder_cls, MessageCatalogBuilder):
             return
+        domain = docname_to_domain(self.env.current_document.docname, self.config.gettext_compact)
+        gettext = get_translator(domain).gettext
         for node in list(self.document.findall(commented_code)):
             attributes = {
                 key: value
                 for key, value in node.attributes.items()
-                if key not in {"original_code", "translated_comments", "translated"}
+                if key not in {"original_code", "translated"}
             }
-            code = node.astext()
+            code = translate_comments(node.get("original_code", node.astext()), gettext)
             block = nodes.literal_block(code, code, **attributes)
             block.source, block.line = node.source, node.line
             node.replace_self(block)
@@ -188,5 +193,5 @@ class RestoreCodeBlocks(SphinxTransform):
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_node(commented_code)
     app.add_transform(MarkCommentsTranslatable)
-    app.add_transform(RestoreCodeBlocks)
+    app.add_transform(TranslateComments)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
