@@ -24,7 +24,10 @@ TORCH_VERSIONS = os.environ.get("GRADMODES_TORCH_VERSIONS", "2.1.2 2.13.0").repl
 # Test modules about the site: they need the docs toolchain, not another torch.
 SITE_TESTS = [
     f"tests/{name}.py"
-    for name in ("test_site", "test_translations", "test_faults", "_catalogues", "_fixture_site")
+    for name in (
+        *("test_site", "test_translations", "test_faults", "_catalogues", "_fixture_site"),
+        *("test_site_i18n", "test_code_comments", "test_languages", "test_glossary", "_glossary"),
+    )
 ]
 
 

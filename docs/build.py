@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import html
+import json
 import runpy
 import shutil
 import subprocess
@@ -28,14 +29,20 @@ from pathlib import Path
 
 DOCS = Path(__file__).resolve().parent
 BUILD = DOCS / "_build"
-LANGUAGES: dict[str, str] = runpy.run_path(str(DOCS / "conf.py"))["LANGUAGES"]
+CONF = runpy.run_path(str(DOCS / "conf.py"))
+LANGUAGES: dict[str, str] = CONF["LANGUAGES"]
 STRICT = ["-W", "-n", "--keep-going"]
 CRASHED = 2  # sphinx-build's exit code for an exception (warnings under -W give 1)
-# The 404 page, in every language: (heading, text, link to the language's home page).
-NOT_FOUND = {
-    "en": ("Page not found", "This page does not exist.", "Go to the English site"),
-    "ja": ("ページが見つかりません", "このページは存在しません。", "日本語のサイトへ"),
-}
+sys.path.insert(0, str(DOCS / "_ext"))
+from ui_text import N_, catalogue_path, translator, write_pot  # noqa: E402 (docs/_ext)
+
+# The 404 page, in every language (translated in each language's interface catalogue).
+NOT_FOUND = (
+    N_("Page not found"),
+    N_("This page does not exist."),
+    # Translators: the link to the home page of this language (say its name in it).
+    N_("Go to the English site"),
+)
 FAVICON = "_static/favicon.svg"  # in every language's output (conf.py: html_favicon)
 
 
@@ -99,14 +106,15 @@ def build_gettext(extra: list[str]) -> Path:
     options = ["-D", "nb_execution_mode=off", "-D", "suppress_warnings=mystnb.glue"]
     options += extra
     sphinx("gettext", out, BUILD / "doctrees" / "gettext", *options)
-    # Strings of templates (sphinx.pot) are translated by Sphinx's and the theme's catalogues.
-    (out / "sphinx.pot").unlink(missing_ok=True)
+    # The interface catalogue's template: the templates' strings the gettext build found,
+    # plus those marked in the extensions and this script (docs/_ext/ui_text.py).
+    sources = [*sorted((DOCS / "_ext").glob("*.py")), Path(__file__).resolve()]
+    write_pot(out / "sphinx.pot", sources, CONF)
     return out
 
 
 def require_cuda() -> None:
     """Stop with a clear message unless torch sees a CUDA device (for ``--gpu``)."""
-    sys.path.insert(0, str(DOCS / "_ext"))
     from devices import cuda_devices, torch_version
 
     devices = cuda_devices()
@@ -168,31 +176,53 @@ def site_root(path: str) -> str:
     return f"/{inner}/" if inner else "/"
 
 
+def not_found_text(lang: str) -> tuple[str, str, str]:
+    """The 404 page's heading, sentence and home link in ``lang``."""
+    gettext = translator(catalogue_path(DOCS, CONF["locale_dirs"], lang))
+    heading, text, link = (gettext(message) for message in NOT_FOUND)
+    return heading, text, link
+
+
 def write_404(out: Path, root: str) -> None:
     """The page a host shows for a missing path, in every language.
 
     A host serves it at the missing URL, at any depth, so its links start from ``root``,
     the path the site is hosted at (``/`` at the root of a host, ``/<repo>/`` on GitHub Pages).
+    Its title and ``lang`` are the source language's; a script switches them to the first of
+    the browser's languages that the site has, as the root page chooses.
     """
-    missing = sorted(set(LANGUAGES) - set(NOT_FOUND))
-    if missing:
-        raise SystemExit(f"docs/build.py: NOT_FOUND has no 404 message for {missing}")
+    text = {code: not_found_text(code) for code in LANGUAGES}
     sections = "\n".join(
-        f'  <section lang="{code}">\n    <h1>{html.escape(NOT_FOUND[code][0])}</h1>\n'
-        f"    <p>{html.escape(NOT_FOUND[code][1])} "
+        f'  <section lang="{code}">\n    <h1>{html.escape(heading)}</h1>\n'
+        f"    <p>{html.escape(sentence)} "
         f'<a href="{root}{code}/index.html" hreflang="{code}">'
-        f"{html.escape(NOT_FOUND[code][2])}</a></p>\n  </section>"
-        for code in LANGUAGES
+        f"{html.escape(link)}</a></p>\n  </section>"
+        for code, (heading, sentence, link) in text.items()
     )
+    titles = {code: f"{heading} - {CONF['project']}" for code, (heading, _, _) in text.items()}
     first = next(iter(LANGUAGES))
     page = f"""<!DOCTYPE html>
 <html lang="{first}">
 <head>
   <meta charset="utf-8">
   <meta name="viewport" content="width=device-width, initial-scale=1">
-  <title>{html.escape(NOT_FOUND[first][0])} - gradmodes</title>
+  <title>{html.escape(titles[first])}</title>
   <link rel="icon" href="{root}{first}/{FAVICON}">
   <style>body {{ font-family: sans-serif; max-width: 40em; margin: auto; padding: 1em; }}</style>
+  <script>
+    (function () {{
+      var titles = {json.dumps(titles, ensure_ascii=False)};
+      var wanted = (navigator.languages || [navigator.language || ""]);
+      for (var i = 0; i < wanted.length; i++) {{
+        var code = String(wanted[i]).toLowerCase().split("-")[0];
+        if (titles.hasOwnProperty(code)) {{
+          document.title = titles[code];
+          document.documentElement.lang = code;
+          return;
+        }}
+      }}
+    }})();
+  </script>
 </head>
 <body>
 <main>

@@ -23,6 +23,7 @@ LANGUAGES = {"en": "English", "ja": "日本語"}
 site_languages = LANGUAGES
 
 project = "gradmodes"
+# Shown in every page's footer, translated by each language's interface catalogue (ui_text.py).
 author = "the gradmodes authors"
 copyright = "2026, the gradmodes authors"
 language = "en"  # each build overrides it with -D language=...
@@ -34,7 +35,11 @@ extensions = [
     "sphinx.ext.autodoc",  # the API page documents gradmodes from its docstrings
     "claims",  # docs/_ext/claims.py: the {claim} role and the verification table
     "matrix_table",  # docs/_ext/matrix_table.py: the {behaviour-matrix} table
-    "site_i18n",  # docs/_ext/site_i18n.py: language switcher and per-language UI strings
+    "site_i18n",  # docs/_ext/site_i18n.py: language switcher, alternate links, descriptions
+    "ui_text",  # docs/_ext/ui_text.py: the interface text, from locale/<lang>/.../sphinx.po
+    "code_comments",  # docs/_ext/code_comments.py: code cells' comments are translated
+    "translation_check",  # docs/_ext/translation_check.py: no translation dropped silently
+    "query_splitter",  # docs/_ext/query_splitter.py: Japanese queries split like the index
     "error_cells",  # docs/_ext/error_cells.py: a raises-exception cell declares its error
     "devices",  # docs/_ext/devices.py: the `cuda` tag; a GPU build's own execution cache
     "parallel_read",  # docs/_ext/parallel_read.py: -j reading with one execution cache

@@ -1,7 +1,8 @@
 """A small site built by the project's real build code, to put faults into.
 
 ``make_site(where)`` writes ``where/docs``: copies of the project's ``docs/conf.py``,
-``docs/build.py``, ``docs/_ext/``, ``docs/_templates/`` and ``docs/_static/``, plus the pages,
+``docs/build.py``, ``docs/_ext/``, ``docs/_templates/``, ``docs/_static/`` and the interface
+catalogue of every language (``locale/<lang>/LC_MESSAGES/sphinx.po``), plus the pages,
 Japanese catalogues and claims of ``tests/fixture_site/``. The fixture's
 ``conf_overrides.py`` is appended to the copied ``conf.py``: it loads the fixture's claims
 and limits ``claims_scope`` to them. ``inject`` puts one fault in; ``build`` runs the copied
@@ -17,6 +18,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from _catalogues import INTERFACE
 from _site import DOCS, run_build
 
 FIXTURE = Path(__file__).resolve().parent / "fixture_site"
@@ -38,6 +40,10 @@ def make_site(where: Path) -> Path:
     for page in FIXTURE.glob("*.md"):
         shutil.copy2(page, docs / page.name)
     shutil.copytree(FIXTURE / "locale", docs / "locale")
+    for interface in (DOCS / "locale").glob(f"*/LC_MESSAGES/{INTERFACE}.po"):
+        target = docs / interface.relative_to(DOCS)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(interface, target)
     shutil.copytree(FIXTURE / "_ext", docs / "_ext", dirs_exist_ok=True)
     overrides = (FIXTURE / "conf_overrides.py").read_text(encoding="utf-8")
     with (docs / "conf.py").open("a", encoding="utf-8") as conf:

@@ -41,7 +41,7 @@ def pages(docs: Path = DOCS) -> list[str]:
         p.relative_to(docs).with_suffix("").as_posix()
         for suffix in ("*.md", "*.rst")
         for p in docs.rglob(suffix)
-        if "_build" not in p.parts and p.name != "README.md"
+        if not {"_build", "locale"} & set(p.relative_to(docs).parts) and p.name != "README.md"
     )
 
 

@@ -25,6 +25,7 @@ from _catalogues import (
     markup_mismatches,
     stale_entries,
     unmatched_catalogues,
+    untranslated_on_pages,
 )
 from _fixture_site import OFFLINE, Build, build, inject, make_site
 from _site import LANGUAGES, SOURCE_LANGUAGE, TRANSLATIONS, pages, without_measured_outputs
@@ -104,6 +105,7 @@ def test_the_clean_site_passes_every_translation_check(
     assert incomplete_entries(docs, lang) == []
     assert markup_mismatches(docs, lang) == []
     assert stale_entries(docs, lang) == []
+    assert untranslated_on_pages(docs, docs / "_build" / "html" / lang, lang) == []
 
 
 # --- offline and deterministic ---------------------------------------------------------------
@@ -345,6 +347,22 @@ def test_an_unknown_claim_cited_only_in_japanese_fails_the_japanese_build(
     result = build_language(docs, "ja", cache)
     assert result.returncode != 0
     assert "page 'index' cites claim 'fixture.zero': unknown claim id" in result.log
+
+
+def test_a_translation_sphinx_cannot_apply_fails_the_build_naming_page_and_message(
+    docs: Path, cache: Path
+) -> None:
+    """A heading translated as "1. ..." parses as a list: Sphinx used to drop it silently."""
+    heading = 'msgstr "フィクスチャのサイト"'
+    inject(catalogue_path(docs, "ja", "index"), heading, 'msgstr "1. 見出し"')
+    result = build_language(docs, "ja", cache)
+    assert result.returncode != 0, "the build passed with a translation that never reached a page"
+    assert "page 'index': Sphinx could not apply the translation of 'Fixture site'" in result.log, (
+        result.log[-5000:]
+    )
+    # The page was written all the same (--keep-going): the check of the HTML sees it too.
+    shown = untranslated_on_pages(docs, docs / "_build" / "html" / "ja", "ja")
+    assert "index: English of index.po shown: 'Fixture site'" in shown, shown
 
 
 # --- faults in the translations --------------------------------------------------------------

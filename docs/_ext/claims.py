@@ -51,55 +51,34 @@ from gradmodes.claims import (
     all_claims,
     get_claim,
 )
+from ui_text import N_, _
 
 logger = logging.getLogger(__name__)
 
 VERIFICATION_PAGE = "verification"
+# The interface text of this extension: English msgids, translated in each language's
+# interface catalogue (ui_text.py); labels() gives them in the language being built.
 LABELS = {
-    "en": {
-        "verified": "verified",
-        "verified-title": "Checked by running code while this page was built: {id}",
-        "not-run": "not checked in this build (no GPU)",
-        "not-applicable": "not applicable to this torch",
-        "failed": "FALSE",
-        "id": "Claim",
-        "statement": "Statement",
-        "status": "Status",
-        "evidence": "Evidence (observed)",
-        "cited-by": "Cited by",
-        "uncited": "(not cited)",
-        "evidence-key": (
-            "The evidence above is stored under the key {key}, a hash of the gradmodes source, "
-            "the site's extensions, torch (its version and installed files), what Python runs "
-            "at startup (sitecustomize, .pth files, PYTHONPATH), Python, the platform and the "
-            "CUDA devices; a later "
-            "build reuses it only while that key is unchanged, and checks every claim again "
-            "otherwise."
-        ),
-        "checked-with": "Claims checked with torch {version}",
-    },
-    "ja": {
-        "verified": "検証済み",
-        "verified-title": "このページのビルド時にコードを実行して確認しました: {id}",
-        "not-run": "このビルドでは未検証(GPU なし)",
-        "not-applicable": "この torch のバージョンには該当しません",
-        "failed": "偽",
-        "id": "主張",
-        "statement": "内容",
-        "status": "状態",
-        "evidence": "根拠(観測値)",
-        "cited-by": "引用しているページ",
-        "uncited": "(引用なし)",
-        "evidence-key": (
-            "上記の根拠はキー {key} のもとに保存されています。このキーは gradmodes のソース、"
-            "サイトの拡張機能、torch（バージョンとインストールされたファイル）、Python が起動時に"
-            "実行するもの（sitecustomize、.pth ファイル、PYTHONPATH）、Python、プラットフォーム、"
-            "CUDA デバイスから計算した"
-            "ハッシュです。後のビルドは、このキーが変わらない間だけ保存された根拠を再利用し、"
-            "変わった場合はすべての主張をあらためて検証します。"
-        ),
-        "checked-with": "主張は torch {version} で検証しました",
-    },
+    "verified": N_("verified"),
+    "verified-title": N_("Checked by running code while this page was built: {id}"),
+    "not-run": N_("not checked in this build (no GPU)"),
+    "not-applicable": N_("not applicable to this torch"),
+    "failed": N_("FALSE"),
+    "id": N_("Claim"),
+    "statement": N_("Statement"),
+    "status": N_("Status"),
+    "evidence": N_("Evidence (observed)"),
+    "cited-by": N_("Cited by"),
+    "uncited": N_("(not cited)"),
+    "evidence-key": N_(
+        "The evidence above is stored under the key {key}, a hash of the gradmodes source, "
+        "the site's extensions, torch (its version and installed files), what Python runs "
+        "at startup (sitecustomize, .pth files, PYTHONPATH), Python, the platform and the "
+        "CUDA devices; a later "
+        "build reuses it only while that key is unchanged, and checks every claim again "
+        "otherwise."
+    ),
+    "checked-with": N_("Claims checked with torch {version}"),
 }
 
 
@@ -112,7 +91,8 @@ class cited_by(nodes.General, nodes.Element):
 
 
 def labels(env: BuildEnvironment) -> dict[str, str]:
-    return LABELS.get(env.config.language, LABELS["en"])
+    """``LABELS`` in the language being built."""
+    return {key: _(text) for key, text in LABELS.items()}
 
 
 _cache: EvidenceCache | None = None  # set when the builder starts, if enabled
@@ -286,7 +266,7 @@ class BuildEnvironmentTable(SphinxDirective):
         note = nodes.paragraph(
             "", "", nodes.Text(before), nodes.literal(key, key), nodes.Text(after)
         )
-        note["translatable"] = False  # LABELS gives it in the page's language already
+        note["translatable"] = False  # labels() gives it in the page's language already
         return [items, note]
 
 

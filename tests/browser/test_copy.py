@@ -1,14 +1,23 @@
-"""Copy buttons: each copies exactly its cell's code, which is the code that was executed."""
+"""Copy buttons: each copies exactly its cell's code, which is the code that was executed.
+
+On a translated page the code's comments are in the page's language (``code_comments.py``):
+the button copies the executed code with its comments translated from the page's catalogue.
+"""
 
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from _browser import Watch
-from _site import DOCS, BuiltSite
+from _browser import Watch, page_language
+from _catalogues import translator
+from _site import DOCS, SOURCE_LANGUAGE, BuiltSite
 from myst_nb.core.read import read_myst_markdown_notebook
+
+sys.path.insert(0, str(DOCS / "_ext"))
+from code_comments import translate_comments
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -26,6 +35,14 @@ def shown_code(docname: str) -> list[str]:
         for cell in cells
         if cell.cell_type == "code" and not NOT_SHOWN & set(cell.metadata.get("tags", []))
     ]
+
+
+def in_language(code: list[str], lang: str, docname: str) -> list[str]:
+    """``code`` as the page of ``lang`` shows it: its comments from the page's catalogue."""
+    if lang == SOURCE_LANGUAGE:
+        return code
+    translated = translator(DOCS, lang, docname)
+    return [translate_comments(cell, translated) for cell in code]
 
 
 def executed_code(site: BuiltSite, docname: str) -> list[str]:
@@ -68,5 +85,5 @@ def test_each_copy_button_copies_the_code_of_its_cell(
             assert buttons.count() == 1, (path, i)
             buttons.click()
             copied.append(page.evaluate("navigator.clipboard.readText()"))
-        assert copied == code, path
+        assert copied == in_language(code, page_language(path), docname), path
     assert seen.take() == []

@@ -1,5 +1,5 @@
 """Getting around: the root page picks the reader's language, the switcher keeps the page,
-a missing page offers every language."""
+a missing page offers every language, titled in the reader's."""
 
 from __future__ import annotations
 
@@ -83,3 +83,16 @@ def test_a_missing_page_gets_the_404_page_in_every_language(
         section.locator(f"a[hreflang={code}]").click()  # absolute: works at any depth
         page.wait_for_url(f"{server}/{code}/index.html")
         page.goto(missing)
+
+
+@pytest.mark.parametrize(
+    ("locale", "lang"), [("ja-JP", "ja"), ("en-US", "en"), ("de-DE", SOURCE_LANGUAGE)]
+)
+def test_the_404_page_is_titled_in_the_readers_language(
+    open_page: OpenPage, server: str, locale: str, lang: str
+) -> None:
+    page, _ = open_page(locale=locale)
+    page.goto(f"{server}/{lang}/no/such/page.html")
+    heading = page.locator(f"section[lang={lang}] h1").inner_text().strip()
+    assert page.title().startswith(heading)
+    assert page.evaluate("document.documentElement.lang") == lang
