@@ -1,29 +1,35 @@
-"""Shared fixtures: the site is built once per test session, one language at a time."""
+"""Shared fixtures: the site, built once for every test that reads it (``_site.shared_site``)."""
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import pytest
-from _site import DOCS, LANGUAGES, SOURCE_LANGUAGE, BuiltSite, run_build
+from _site import LANGUAGES, SOURCE_LANGUAGE, BuiltSite, run_build, shared_site, site_key
 
 # Not test modules: the fixture site's files, and the network guard (importing it would
 # switch the network off in the test process itself).
 collect_ignore = ["fixture_site", "offline"]
 
 
-@pytest.fixture(scope="session")
-def site() -> BuiltSite:
-    """Build every language (source language first) with the project's build script."""
+def build_site(html: Path) -> dict[str, str]:
+    """Build every language (source language first) into ``html`` with the build script."""
     logs = {}
     for lang in LANGUAGES:
         # The translations read every page afresh (-E), so their logs show that each notebook
         # came from the cache that the source language filled.
         fresh = ["--", "-E"] if lang != SOURCE_LANGUAGE else []
-        result = run_build("--lang", lang, *fresh)
+        result = run_build("--lang", lang, "--out", str(html), *fresh)
         logs[lang] = result.stdout + result.stderr
         assert result.returncode == 0, f"building {lang!r} failed:\n{logs[lang][-6000:]}"
-    return BuiltSite(DOCS / "_build" / "html", logs)
+    return logs
+
+
+@pytest.fixture(scope="session")
+def site() -> BuiltSite:
+    """The site in every language, built once for all tests, workers and sessions."""
+    return shared_site(site_key(), build_site)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
