@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from _site import LANGUAGES, SOURCE_LANGUAGE, BuiltSite, run_build, shared_site, site_key
@@ -30,6 +31,31 @@ def build_site(html: Path) -> dict[str, str]:
 def site() -> BuiltSite:
     """The site in every language, built once for all tests, workers and sessions."""
     return shared_site(site_key(), build_site)
+
+
+# What each pytest-xdist worker hands the controller: the counterfactuals it tried.
+TRIALS = "gradmodes counterfactual trials"
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """In a pytest-xdist worker: hand the counterfactuals' outcomes to the controller."""
+    output = getattr(session.config, "workeroutput", None)
+    module = sys.modules.get("counterfactuals")
+    if output is not None and module is not None:
+        output[TRIALS] = [
+            (t.counterfactual.claim_id, t.counterfactual.description, t.outcome)
+            for t in module.TRIED
+        ]
+
+
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist, in its controller
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """Collect what a worker tried, for the summary below."""
+    trials = getattr(node, "workeroutput", {}).get(TRIALS)
+    if trials:
+        from counterfactuals import TRIED, Counterfactual, Trial
+
+        TRIED.extend(Trial(Counterfactual(c, d, print), o, "") for c, d, o in trials)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
