@@ -37,6 +37,8 @@ extensions = [
 ]
 # Read last: with -j, this page's timings run after the other notebooks of the build.
 measured_pages = ["performance"]
+# With -j, fewer pages than this to read are read and written in one process (no forks).
+parallel_min_pages = 4
 
 # A claim that no page cites is a warning (docs/_ext/claims.py), so -W fails the build.
 

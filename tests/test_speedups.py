@@ -1,9 +1,10 @@
-"""The build's speed-ups (docs/_ext/speedups.py) give what the code they replace gives."""
+"""The build's speed-ups (docs/_ext/speedups.py, parallel_read.py) keep what the build gives."""
 
 from __future__ import annotations
 
 import re
 import sys
+from types import SimpleNamespace
 
 from _site import DOCS
 from docutils.frontend import get_default_settings
@@ -46,3 +47,19 @@ def test_make_document_gives_fresh_default_settings_each_time() -> None:
     assert first.settings is not second.settings
     first.settings.tab_width = 99
     assert make_document().settings.tab_width == 8
+
+
+def test_a_build_with_few_pages_to_read_reads_and_writes_them_in_one_process() -> None:
+    """``parallel_min_pages``: an edit of one page reads two, with no forked readers."""
+    from parallel_read import reorder
+
+    def app() -> SimpleNamespace:
+        config = SimpleNamespace(measured_pages=["performance"], parallel_min_pages=4)
+        return SimpleNamespace(parallel=2, config=config)
+
+    few, many = app(), app()
+    reorder(few, None, ["index", "verification"])  # type: ignore[arg-type]
+    names = ["performance", "index", "matrix", "no-grad", "verification"]
+    reorder(many, None, names)  # type: ignore[arg-type]
+    assert few.parallel == 1 and many.parallel == 2
+    assert names[-1] == "performance"
