@@ -39,8 +39,9 @@ def cpu_torch(version: str) -> list[str]:
 # The torch requirement, installed before anything else so that no other requirement pulls
 # a (multi-GB) CUDA build: a CPU build (cpu_torch), unless GRADMODES_TORCH names another.
 TORCH = os.environ.get("GRADMODES_TORCH") or cpu_torch(TORCH_VERSION)[0]
-# pytest-xdist workers for the tests and the browser tests: one per CPU.
-WORKERS = ["-n", "auto"]
+# pytest-xdist workers for the tests and the browser tests: one per CPU; the groups that
+# tests/conftest.py marks (the site's tests, the fault tests) each stay on one worker.
+WORKERS = ["-n", "auto", "--dist", "loadgroup"]
 # pip's options that say where to find packages (pip_sources).
 PIP_SOURCES = ("index-url", "extra-index-url", "find-links")
 # The torch releases `nox -s torch_versions` checks: the oldest the package supports and the

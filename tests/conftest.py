@@ -27,6 +27,29 @@ def build_site(html: Path) -> dict[str, str]:
     return logs
 
 
+# pytest-xdist (--dist loadgroup): the tests that read the built site run on one worker, first,
+# so that it builds the site while the others run the rest; the fault tests, which share one
+# fixture build per worker (test_faults.py: clean), run on one worker too.
+XDIST_GROUPS = ("site", "faults")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist: each group of XDIST_GROUPS on one worker, the groups first."""
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    for item in items:
+        for group in XDIST_GROUPS:
+            if item.get_closest_marker(group):
+                item.add_marker(pytest.mark.xdist_group(group))
+                break
+
+    def rank(item: pytest.Item) -> int:
+        marks = [m.kwargs.get("name", *m.args) for m in item.iter_markers("xdist_group")]
+        return next((XDIST_GROUPS.index(m) for m in marks if m in XDIST_GROUPS), len(XDIST_GROUPS))
+
+    items.sort(key=rank)
+
+
 @pytest.fixture(scope="session")
 def site() -> BuiltSite:
     """The site in every language, built once for all tests, workers and sessions."""
