@@ -3,70 +3,24 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
 import nox
 
 nox.needs_version = ">=2025.2.9"
-nox.options.default_venv_backend = "venv"
+# uv creates the environments and installs into them where it is installed (nox[uv]), many
+# times faster than venv and pip; without it, venv and pip.
+nox.options.default_venv_backend = "uv|venv"
 nox.options.reuse_venv = "yes"
 nox.options.sessions = ["lint", "tests", "browser"]
 
 ROOT = Path(__file__).parent
 PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
-# The torch requirement, installed before anything else so that no other requirement pulls
-# a (multi-GB) CUDA build. Point pip at a CPU-only index to get a CPU build (README.md).
-TORCH = os.environ.get("GRADMODES_TORCH", "torch==2.13.0")
-# The torch releases `nox -s torch_versions` checks: the oldest the package supports and the
-# one the site is built with, unless GRADMODES_TORCH_VERSIONS lists others ("2.1.2 2.4.1").
-TORCH_VERSIONS = os.environ.get("GRADMODES_TORCH_VERSIONS", "2.1.2 2.13.0").replace(",", " ")
-# Test modules about the site: they need the docs toolchain, not another torch.
-SITE_TESTS = [
-    f"tests/{name}.py"
-    for name in (
-        *("test_site", "test_translations", "test_faults", "_catalogues", "_fixture_site"),
-        *("test_site_i18n", "test_code_comments", "test_languages", "test_glossary", "_glossary"),
-    )
-]
-
-
-def install(session: nox.Session, *groups: str) -> None:
-    """Install torch, the package (editable) and the given dependency groups."""
-    session.install(TORCH)
-    session.install("-e", ".", *nox.project.dependency_groups(PYPROJECT, *groups))
-
-
-@nox.session
-def lint(session: nox.Session) -> None:
-    """Lint and check formatting with ruff."""
-    session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))
-    session.run("ruff", "check", ".")
-    session.run("ruff", "format", "--check", ".")
-
-
-@nox.session
-def tests(session: nox.Session) -> None:
-    """Run the unit and site tests (they build both languages once); not the browser tests."""
-    install(session, "test", "docs")
-    session.run("pytest", "-m", "not browser", *session.posargs)
-
-
-@nox.session
-def browser(session: nox.Session) -> None:
-    """Build the site and test it in Chromium (the system's: see README.md); args go to pytest."""
-    install(session, "test", "docs", "browser")
-    session.run(
-        "npm",
-        "ci",
-        "--prefix",
-        "tests/browser",
-        "--no-audit",
-        "--no-fund",
-        "--ignore-scripts",
-        external=True,
-    )
-    session.run("pytest", "-m", "browser", "tests/browser", *session.posargs)
+# The torch release the site is built with.
+TORCH_VERSION = "2.13.0"
 
 
 def cpu_torch(version: str) -> list[str]:
@@ -82,6 +36,129 @@ def cpu_torch(version: str) -> list[str]:
     return [f"torch=={version}{local}", "numpy<2" if old else "numpy"]
 
 
+# The torch requirement, installed before anything else so that no other requirement pulls
+# a (multi-GB) CUDA build: a CPU build (cpu_torch), unless GRADMODES_TORCH names another.
+TORCH = os.environ.get("GRADMODES_TORCH") or cpu_torch(TORCH_VERSION)[0]
+# pytest-xdist workers for the tests and the browser tests: one per CPU; the groups that
+# tests/conftest.py marks (the site's tests, the fault tests) each stay on one worker.
+WORKERS = ["-n", "auto", "--dist", "loadgroup"]
+# pip's options that say where to find packages (pip_sources).
+PIP_SOURCES = ("index-url", "extra-index-url", "find-links")
+# The torch releases `nox -s torch_versions` checks: the oldest the package supports and the
+# one the site is built with, unless GRADMODES_TORCH_VERSIONS lists others ("2.1.2 2.4.1").
+TORCH_VERSIONS = os.environ.get("GRADMODES_TORCH_VERSIONS", "2.1.2 2.13.0").replace(",", " ")
+# Test modules about the site: they need the docs toolchain, not another torch.
+SITE_TESTS = [
+    f"tests/{name}.py"
+    for name in (
+        "test_site",
+        "test_translations",
+        "test_faults",
+        "test_speedups",
+        "_catalogues",
+        "_fixture_site",
+        "test_site_i18n",
+        "test_code_comments",
+        "test_languages",
+        "test_glossary",
+        "_glossary",
+    )
+]
+
+
+def pip_sources() -> list[str]:
+    """Where pip is told to find packages, as options for ``uv pip install``: the
+    ``PIP_INDEX_URL``, ``PIP_EXTRA_INDEX_URL`` and ``PIP_FIND_LINKS`` variables and what
+    ``pip config list`` shows (pip's configuration files).
+
+    uv reads neither pip's configuration nor its variables, and torch's CPU build is found
+    only where they point: a CPU index or a local folder.
+    """
+    found: dict[str, list[str]] = {name: [] for name in PIP_SOURCES}
+    for name in PIP_SOURCES:
+        found[name] += os.environ.get("PIP_" + name.upper().replace("-", "_"), "").split()
+    try:
+        listed = subprocess.run(
+            [sys.executable, "-m", "pip", "config", "list"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):  # no pip where nox runs: variables only
+        listed = ""
+    for line in listed.splitlines():  # e.g. global.find-links='/srv/wheels'
+        key, _, value = line.partition("=")
+        if (name := key.rpartition(".")[2]) in found:
+            found[name] += value.strip("'\"").split()
+    return [
+        option
+        for name, values in found.items()
+        for value in dict.fromkeys(values)
+        for option in (f"--{name}", value)
+    ]
+
+
+def install_torch(session: nox.Session, *requirements: str) -> None:
+    """Install torch's ``requirements`` from where pip would look, with the session's
+    installer; stop, saying what to do, where they cannot be found."""
+    sources = pip_sources() if session.venv_backend == "uv" else []
+    try:
+        session.install(*requirements, *sources)
+    except nox.command.CommandFailed:
+        session.error(
+            f"pip finds no CPU build {' '.join(requirements)}: point pip at PyTorch's CPU index "
+            "(README.md, 'PyTorch: a CPU build'), or choose another requirement with "
+            "GRADMODES_TORCH"
+        )
+
+
+def install(session: nox.Session, *groups: str) -> None:
+    """Install torch (a CPU build), the package (editable) and the given dependency groups."""
+    install_torch(session, TORCH)
+    session.install("-e", ".", *nox.project.dependency_groups(PYPROJECT, *groups))
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Lint and check formatting with ruff."""
+    session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Run the unit and site tests (they build both languages once); not the browser tests."""
+    install(session, "test", "docs")
+    session.run("pytest", "-m", "not browser", *WORKERS, *session.posargs)
+
+
+@nox.session
+def browser(session: nox.Session) -> None:
+    """Test the built site in Chromium: the system's, else Playwright's own (args go to pytest).
+
+    The site is the one the tests session built, when the sources have not changed since.
+    """
+    install(session, "test", "docs", "browser")
+    session.run("python", "tests/browser/chromium.py")
+    if shutil.which("npm") is None:
+        session.error(
+            "npm installs axe-core for the accessibility checks: install Node.js with npm "
+            "(Debian/Ubuntu: sudo apt-get install npm)"
+        )
+    session.run(
+        "npm",
+        "ci",
+        "--prefix",
+        "tests/browser",
+        "--no-audit",
+        "--no-fund",
+        "--ignore-scripts",
+        external=True,
+    )
+    session.run("pytest", "-m", "browser", *WORKERS, "tests/browser", *session.posargs)
+
+
 @nox.session
 @nox.parametrize("torch", TORCH_VERSIONS.split())
 def torch_versions(session: nox.Session, torch: str) -> None:
@@ -92,10 +169,7 @@ def torch_versions(session: nox.Session, torch: str) -> None:
     releases with GRADMODES_TORCH_VERSIONS; the site tests need the docs toolchain and run
     in ``tests`` only.
     """
-    try:
-        session.install(*cpu_torch(torch))
-    except nox.command.CommandFailed:
-        session.error(f"pip finds no CPU build of torch {torch}: see README.md, 'CPU build'")
+    install_torch(session, *cpu_torch(torch))
     session.install("-e", ".", *nox.project.dependency_groups(PYPROJECT, "test", "export"))
     session.run("python", "-m", "gradmodes", "check")
     ignore = [f"--ignore={module}" for module in SITE_TESTS]

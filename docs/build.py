@@ -19,18 +19,37 @@ serially: for them, forking cost more than it saved (``docs/bench.py``).
 from __future__ import annotations
 
 import argparse
+import ast
 import html
 import json
-import runpy
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 DOCS = Path(__file__).resolve().parent
 BUILD = DOCS / "_build"
-CONF = runpy.run_path(str(DOCS / "conf.py"))
-LANGUAGES: dict[str, str] = CONF["LANGUAGES"]
+
+
+def conf_value(name: str, conf: Path = DOCS / "conf.py") -> Any:
+    """The literal that ``conf.py`` assigns to ``name``, read without running ``conf.py``
+    (running it hashes torch's installed files, for the execution cache's key).
+
+    >>> conf_value("LANGUAGES")["en"]
+    'English'
+    """
+    for node in ast.parse(conf.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(target, ast.Name) and target.id == name for target in node.targets
+        ):
+            return ast.literal_eval(node.value)
+    raise SystemExit(f"{conf} assigns no literal to {name}")
+
+
+# What the build reads from conf.py (CONF: the interface catalogue's settings and text).
+CONF = {name: conf_value(name) for name in ("project", "author", "copyright", "locale_dirs")}
+LANGUAGES: dict[str, str] = conf_value("LANGUAGES")
 STRICT = ["-W", "-n", "--keep-going"]
 CRASHED = 2  # sphinx-build's exit code for an exception (warnings under -W give 1)
 sys.path.insert(0, str(DOCS / "_ext"))

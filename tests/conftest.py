@@ -1,4 +1,4 @@
-"""Shared fixtures: the site is built once per test session, one language at a time."""
+"""Shared fixtures: the site, built once for every test that reads it (``_site.shared_site``)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ import os
 import shutil
 import sys
 import tempfile
+from pathlib import Path
+from typing import Any
 
 import pytest
-from _site import DOCS, LANGUAGES, SOURCE_LANGUAGE, BuiltSite, run_build
+from _site import LANGUAGES, SOURCE_LANGUAGE, BuiltSite, run_build, shared_site, site_key
 
 # Not test modules: the fixture site's files, and the network guard (importing it would
 # switch the network off in the test process itself).
@@ -23,18 +25,71 @@ os.environ["TORCHINDUCTOR_CACHE_DIR"] = _COMPILE_CACHE
 atexit.register(shutil.rmtree, _COMPILE_CACHE, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
-def site() -> BuiltSite:
-    """Build every language (source language first) with the project's build script."""
+def build_site(html: Path) -> dict[str, str]:
+    """Build every language (source language first) into ``html`` with the build script."""
     logs = {}
     for lang in LANGUAGES:
         # The translations read every page afresh (-E), so their logs show that each notebook
         # came from the cache that the source language filled.
         fresh = ["--", "-E"] if lang != SOURCE_LANGUAGE else []
-        result = run_build("--lang", lang, *fresh)
+        result = run_build("--lang", lang, "--out", str(html), *fresh)
         logs[lang] = result.stdout + result.stderr
         assert result.returncode == 0, f"building {lang!r} failed:\n{logs[lang][-6000:]}"
-    return BuiltSite(DOCS / "_build" / "html", logs)
+    return logs
+
+
+# pytest-xdist (--dist loadgroup): the tests that read the built site run on one worker, first,
+# so that it builds the site while the others run the rest; the fault tests, which share one
+# fixture build per worker (test_faults.py: clean), run on one worker too.
+XDIST_GROUPS = ("site", "faults")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist: each group of XDIST_GROUPS on one worker, the groups first."""
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    for item in items:
+        for group in XDIST_GROUPS:
+            if item.get_closest_marker(group):
+                item.add_marker(pytest.mark.xdist_group(group))
+                break
+
+    def rank(item: pytest.Item) -> int:
+        marks = [m.kwargs.get("name", *m.args) for m in item.iter_markers("xdist_group")]
+        return next((XDIST_GROUPS.index(m) for m in marks if m in XDIST_GROUPS), len(XDIST_GROUPS))
+
+    items.sort(key=rank)
+
+
+@pytest.fixture(scope="session")
+def site() -> BuiltSite:
+    """The site in every language, built once for all tests, workers and sessions."""
+    return shared_site(site_key(), build_site)
+
+
+# What each pytest-xdist worker hands the controller: the counterfactuals it tried.
+TRIALS = "gradmodes counterfactual trials"
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """In a pytest-xdist worker: hand the counterfactuals' outcomes to the controller."""
+    output = getattr(session.config, "workeroutput", None)
+    module = sys.modules.get("counterfactuals")
+    if output is not None and module is not None:
+        output[TRIALS] = [
+            (t.counterfactual.claim_id, t.counterfactual.description, t.outcome)
+            for t in module.TRIED
+        ]
+
+
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist, in its controller
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """Collect what a worker tried, for the summary below."""
+    trials = getattr(node, "workeroutput", {}).get(TRIALS)
+    if trials:
+        from counterfactuals import TRIED, Counterfactual, Trial
+
+        TRIED.extend(Trial(Counterfactual(c, d, print), o, "") for c, d, o in trials)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

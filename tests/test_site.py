@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import runpy
+from pathlib import Path
 
 import pytest
 import torch
@@ -20,7 +22,13 @@ VERIFICATION = "verification"
 
 
 def soup(site: BuiltSite, lang: str, page: str) -> BeautifulSoup:
-    return BeautifulSoup(site.page(lang, page).read_text(encoding="utf-8"), "html.parser")
+    """The page, parsed once for all the tests of this module (which only read it)."""
+    return parsed(site.page(lang, page))
+
+
+@functools.cache
+def parsed(path: Path) -> BeautifulSoup:
+    return BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
 
 
 def marks(node: Tag) -> list[Tag]:

@@ -11,6 +11,9 @@ notebooks in several processes at once, on one jupyter-cache.
   run after the others of their chunk, by when the other process has usually finished
   its own, so their timings compete less with this build's other notebooks. (Other
   processes on the machine still compete: such a page reports the load it measured under.)
+- A build with fewer pages to read than ``parallel_min_pages`` (a rebuild after an edit of
+  one page reads it and the verification page) reads and writes them in this process:
+  forking the readers and the writer, and merging what they read, costs more than it saves.
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ def move_last(docnames: list[str], last: list[str]) -> None:
 
 def reorder(app: Sphinx, env: BuildEnvironment, docnames: list[str]) -> None:
     move_last(docnames, list(app.config.measured_pages))
+    if len(docnames) < app.config.parallel_min_pages:
+        app.parallel = 1  # Sphinx reads this next, to choose serial reading, then writing
 
 
 def create_cache(app: Sphinx) -> None:
@@ -51,6 +56,7 @@ def create_cache(app: Sphinx) -> None:
 
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_config_value("measured_pages", [], "", list)
+    app.add_config_value("parallel_min_pages", 0, "", int)
     app.connect("builder-inited", create_cache)
     app.connect("env-before-read-docs", reorder)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 from dataclasses import dataclass, field
 from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
@@ -11,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from _site import DOCS, LANGUAGES, SOURCE_LANGUAGE
+from chromium import NoChromium, system_chromium
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page, Route
@@ -30,19 +29,15 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-INSTALL_CHROMIUM = (
-    "install Chromium and the CJK fonts (Debian/Ubuntu: sudo apt-get install chromium "
-    "fonts-noto-cjk), or set GRADMODES_CHROMIUM to a Chromium executable"
-)
 
 
-def chromium_executable() -> str:
-    """The Chromium to drive: ``GRADMODES_CHROMIUM`` or the system's ``chromium``."""
-    wanted = os.environ.get("GRADMODES_CHROMIUM")
-    for name in [wanted] if wanted else ["chromium", "chromium-browser"]:
-        if found := shutil.which(name):
-            return found
-    pytest.fail(f"Chromium not found ({wanted or 'chromium'}): {INSTALL_CHROMIUM}")
+def chromium_executable() -> str | None:
+    """The Chromium to drive: ``GRADMODES_CHROMIUM``, the system's, or None for Playwright's
+    own (``chromium.py``: ``nox -s browser`` installs it where the system has none)."""
+    try:
+        return system_chromium()
+    except NoChromium as problem:
+        pytest.fail(str(problem))
 
 
 def built_pages(html: Path) -> list[str]:

@@ -1,8 +1,9 @@
 """Browser fixtures: the built site served on localhost, and Chromium driven by Playwright.
 
-The site is built once per session (the ``site`` fixture of ``tests/conftest.py``) and served
-by a ``http.server`` thread on 127.0.0.1 at a random port. Chromium is the system's, never a
-browser downloaded by Playwright. Every tab from ``open_page`` is watched (``_browser.watch``).
+The site is built once (the ``site`` fixture of ``tests/conftest.py``: the build the other
+tests read, when they ran first) and served by a ``http.server`` thread on 127.0.0.1 at a
+random port. Chromium is the system's where there is one, else Playwright's own
+(``chromium.py``). Every tab from ``open_page`` is watched (``_browser.watch``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from _browser import (
     watch,
 )
 from _site import BuiltSite
+from chromium import HOW_TO, OWN
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -66,7 +68,7 @@ def pages(site: BuiltSite) -> list[str]:
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     try:
-        from playwright.sync_api import sync_playwright
+        from playwright.sync_api import Error, sync_playwright
     except ImportError:
         pytest.fail(
             "Playwright is not installed: run these tests with `nox -s browser`, or install "
@@ -74,9 +76,12 @@ def browser() -> Iterator[Browser]:
         )
     executable = chromium_executable()
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=executable, headless=True, args=CHROMIUM_ARGS
-        )
+        try:
+            chromium = playwright.chromium.launch(
+                executable_path=executable, headless=True, args=CHROMIUM_ARGS
+            )
+        except Error as problem:
+            pytest.fail(f"{executable or OWN} does not start: {problem}\n{HOW_TO}")
         yield chromium
         chromium.close()
 
