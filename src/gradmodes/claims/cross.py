@@ -273,13 +273,14 @@ def _x_freeze_bn(obs: Observer) -> None:
         before = [bn.running_mean.clone(), bn.running_var.clone()]
         net.train()
         out = net(x)
+        after = (bn.running_mean, bn.running_var)
         obs.expect(
             f"{cls.__name__}: net.train(); net(x): (bn.training, parameters' requires_grad, "
             "running statistics changed, Dropout active)",
             (
                 bn.training,
                 [p.requires_grad for p in bn.parameters()],
-                [not torch.equal(a, b) for a, b in zip(before, (bn.running_mean, bn.running_var))],
+                [not torch.equal(old, new) for old, new in zip(before, after, strict=True)],
                 net[0].training,
             ),
             (False, [False, False], [False, False], True),

@@ -20,8 +20,9 @@ __all__: list[str] = []
     "im.outputs",
     "Inside `torch.inference_mode()`, `w * 2`, `w + 1`, `w.exp()`, `w @ w`, `w.sum()`, "
     "`w.clone()`, `w.double()` and `torch.cat([w, w])` on a float32 `w` and a forward of "
-    "`Linear(64, 64)`-`ReLU`-`Linear(64, 64)` give results with `requires_grad=False` and no `grad_fn`, although `w` "
-    "and the layers' parameters require grad, and the forward saves no tensor for backward.",
+    "`Linear(64, 64)`-`ReLU`-`Linear(64, 64)` give results with `requires_grad=False` and no "
+    "`grad_fn`, although `w` and the layers' parameters require grad, and the forward saves no "
+    "tensor for backward.",
 )
 @deterministic
 def _im_outputs(obs: Observer) -> None:
