@@ -396,16 +396,18 @@ def _x_seed_train_mode(obs: Observer) -> None:
 @claim(
     "x.linear-saves-input",
     "With gradients enabled, an `nn.Linear(4, 3)` forward on a 2-D input that does not "
-    "require grad saves that input for backward when the layer is trainable, and saves "
-    "nothing when the whole layer is frozen; so the trainable layer called on an inference "
-    "tensor raises `RuntimeError` ('Inference tensors cannot be saved for backward').",
+    "require grad saves that input for backward when the layer's weight requires grad (with "
+    "its bias trainable or frozen), and saves nothing when the weight is frozen (with its "
+    "bias trainable or frozen); so the trainable layer called on an inference tensor raises "
+    "`RuntimeError` ('Inference tensors cannot be saved for backward').",
 )
 @deterministic
 def _x_linear_saves_input(obs: Observer) -> None:
     layer = nn.Linear(4, 3).to(obs.device)
     x = torch.randn(8, 4, device=obs.device)
-    for trainable in (True, False):
-        layer.requires_grad_(trainable)
+    for trainable, bias in ((True, True), (True, False), (False, True), (False, False)):
+        layer.weight.requires_grad_(trainable)
+        layer.bias.requires_grad_(bias)
         packed: list[int] = []
 
         def pack(tensor: torch.Tensor, packed: list[int] = packed) -> torch.Tensor:
@@ -415,7 +417,8 @@ def _x_linear_saves_input(obs: Observer) -> None:
         with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
             layer(x)
         obs.expect(
-            f"layer.requires_grad_({trainable}); (x's storage saved, tensors saved)",
+            f"layer.weight.requires_grad_({trainable}); layer.bias.requires_grad_({bias}); "
+            "(x's storage saved, tensors saved)",
             (x.untyped_storage().data_ptr() in packed, len(packed) > 0),
             (trainable, trainable),
         )

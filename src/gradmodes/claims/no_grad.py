@@ -322,11 +322,13 @@ def _ng_backward_error(obs: Observer) -> None:
     "ng.inplace-leaf",
     "An in-place update of a leaf tensor that requires grad, such as `p.add_(1)` on a "
     "parameter, raises `RuntimeError` ('a leaf Variable that requires grad is being used in an "
-    "in-place operation') outside `torch.no_grad()` and succeeds inside it.",
+    "in-place operation') with gradient tracking on, outside `torch.no_grad()`, and succeeds "
+    "inside it.",
 )
 @deterministic
 def _ng_inplace_leaf(obs: Observer) -> None:
     p = nn.Parameter(torch.zeros(2, device=obs.device))
+    obs.expect("torch.is_grad_enabled()", torch.is_grad_enabled(), True)
     with obs.expect_raises(
         "p.add_(1)", RuntimeError, "a leaf Variable that requires grad is being used in an in-place"
     ):
