@@ -257,6 +257,17 @@ def _adam_replaces_data(patch: Patch) -> None:
     patch.setattr(torch.optim.Adam, "step", step)
 
 
+@counterfactual("ng.optimizer-init", "nn.init.orthogonal_() gives p new memory, not in place")
+def _orthogonal_replaces_data(patch: Patch) -> None:
+    def orthogonal_(tensor: torch.Tensor, gain: float = 1, generator: Any = None) -> torch.Tensor:
+        with torch.no_grad():
+            q, _ = torch.linalg.qr(torch.randn(tensor.shape[0], tensor.shape[1]))
+            tensor.data = (q * gain).to(tensor.device)
+        return tensor
+
+    patch.setattr(torch.nn.init, "orthogonal_", orthogonal_)
+
+
 @counterfactual("ng.manual-step", "SGD defaults to weight_decay=0.01")
 def _sgd_weight_decay(patch: Patch) -> None:
     def init(original: Callable[..., Any], self: Any, params: Any, *args: Any, **kwargs: Any):

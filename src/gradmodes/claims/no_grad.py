@@ -821,9 +821,13 @@ def _ng_optimizer_init(obs: Observer) -> None:
             )
     for name in _init_functions():
         p = nn.Parameter(torch.full(_INIT_SHAPES.get(name, (3, 3)), 7.0, device=obs.device))
+        address = p.data_ptr()
         error = _error(lambda name=name, p=p: getattr(nn.init, name)(p, *_INIT_ARGS.get(name, ())))
         obs.expect(f"nn.init.{name}(p): error", error, None)
         obs.expect(f"nn.init.{name}(p): p changed", bool((p != 7.0).any()), True)
+        obs.expect(
+            f"nn.init.{name}(p): p.data_ptr() unchanged (in place)", p.data_ptr() == address, True
+        )
         obs.expect(
             f"nn.init.{name}: p.is_leaf, p.requires_grad",
             (p.is_leaf, p.requires_grad),
