@@ -112,6 +112,13 @@ REFUSED = [
         ValueError,
         "prefix '3' matches no module; valid module names: 0, 1, 2$",
     ),
+    R(
+        "freeze_batchnorm",
+        "an uninitialized lazy BatchNorm",
+        lambda: freeze_batchnorm(nn.Sequential(nn.LazyBatchNorm2d())),
+        ValueError,
+        r"0 \(LazyBatchNorm2d\) has no parameters yet; run one forward",
+    ),
     R("unfreeze_batchnorm", "an int model", lambda: unfreeze_batchnorm(1), TypeError, "a torch"),
     R(
         "unfreeze_batchnorm",

@@ -205,6 +205,17 @@ def test_freeze_batchnorm_acts_on_every_batchnorm_type() -> None:
     assert not any(m.training for m in model.train())
 
 
+def test_freeze_batchnorm_refuses_an_uninitialized_lazy_batchnorm_and_changes_nothing() -> None:
+    model = nn.Sequential(nn.BatchNorm1d(3), nn.LazyBatchNorm1d())
+    with pytest.raises(ValueError, match=r"'?1'? \(LazyBatchNorm1d\) has no parameters yet"):
+        freeze_batchnorm(model)
+    assert model[0].weight.requires_grad and "train" not in vars(model[0])
+    model(torch.randn(4, 3))  # the first forward initializes it: a BatchNorm1d now
+    assert freeze_batchnorm(model) == ["0", "1"]
+    assert [p.requires_grad for p in model.parameters()] == [False] * 4
+    assert not any(m.training for m in model.train())
+
+
 def test_unfreeze_batchnorm_undoes_it() -> None:
     model = SimpleModel()
     freeze_batchnorm(model)

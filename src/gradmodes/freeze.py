@@ -23,6 +23,7 @@ import functools
 from collections.abc import Sequence
 
 from torch import nn
+from torch.nn.modules.lazy import LazyModuleMixin
 
 from gradmodes._checks import require_module
 
@@ -104,7 +105,8 @@ def freeze_batchnorm(model: nn.Module, *prefixes: str) -> list[str]:
     one that always means ``train(False)``, so ``model.train()``, which recurses into
     every submodule, leaves it in eval mode and its running statistics unchanged.
     Returns the names of the BatchNorm modules pinned (an empty list if there are
-    none). :func:`unfreeze_batchnorm` undoes it.
+    none). :func:`unfreeze_batchnorm` undoes it. A lazy BatchNorm can be frozen once a
+    first forward has initialized it; before, ``ValueError`` is raised and nothing changes.
 
     >>> from gradmodes.models import SimpleModel
     >>> model = SimpleModel()
@@ -119,6 +121,12 @@ def freeze_batchnorm(model: nn.Module, *prefixes: str) -> list[str]:
     """
     require_module(model, "freeze_batchnorm")
     pinned = _batchnorms(model, prefixes, "freeze_batchnorm")
+    for name, module in pinned:  # check them all before changing any
+        if isinstance(module, LazyModuleMixin) and module.has_uninitialized_params():
+            raise ValueError(
+                f"freeze_batchnorm(): {name or 'the model'} ({type(module).__name__}) has no "
+                "parameters yet; run one forward to initialize it, then freeze it"
+            )
     for _, module in pinned:
         module.requires_grad_(False)
         module.train = functools.partial(_stay_in_eval, module)  # type: ignore[method-assign]

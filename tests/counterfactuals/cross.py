@@ -69,6 +69,21 @@ def _(patch: pytest.MonkeyPatch) -> None:
     _batch_norm_updates_in_eval(patch)
 
 
+@counterfactual("x.freeze-bn", "BatchNorm2d updates its running statistics in eval mode")
+def _(patch: pytest.MonkeyPatch) -> None:
+    # BatchNorm1d (SimpleModel's) unchanged: only a check over every BatchNorm class sees it.
+    real = nn.BatchNorm2d.forward
+
+    def updating(self: nn.BatchNorm2d, x: torch.Tensor) -> torch.Tensor:
+        training, self.training = self.training, True
+        try:
+            return real(self, x)
+        finally:
+            self.training = training
+
+    patch.setattr(nn.BatchNorm2d, "forward", updating)
+
+
 @counterfactual("x.matrix", "Dropout keeps dropping in eval mode")
 def _(patch: pytest.MonkeyPatch) -> None:
     _dropout_in_eval_too(patch)

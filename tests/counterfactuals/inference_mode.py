@@ -128,6 +128,17 @@ def _batch_norm_frozen_in_inference_mode(patch: Patch) -> None:
     _wrap_method(patch, nn.modules.batchnorm._BatchNorm, "forward", forward)
 
 
+@counterfactual("im.no-eval", "Dropout2d is the identity in inference mode")
+def _dropout_2d_off_in_inference_mode(patch: Patch) -> None:
+    # nn.Dropout (SimpleModel's) unchanged: only a check over every dropout class sees it.
+    dropout2d = torch.nn.functional.dropout2d
+
+    def patched(input: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+        return input if torch.is_inference_mode_enabled() else dropout2d(input, *args, **kwargs)
+
+    patch.setattr(torch.nn.functional, "dropout2d", patched)
+
+
 @counterfactual("im.bare-call", "a bare inference_mode() switches the mode on until undone")
 def _bare_call_switches(patch: Patch) -> None:
     guards: list[Any] = []

@@ -51,6 +51,15 @@ def _modules_record(patch: Patch) -> None:
     _wrap_method(patch, nn.Module, "__call__", call)
 
 
+@counterfactual("ng.backward-error", "inference_mode() records the graph, like mode=False")
+def _inference_mode_records(patch: Patch) -> None:
+    def enter(self: Any) -> None:
+        self._inference_mode_context = torch._C._InferenceMode(False)
+        self._inference_mode_context.__enter__()
+
+    patch.setattr(torch.inference_mode, "__enter__", enter)
+
+
 @counterfactual("ng.backward-error", "backward() of a tensor without grad_fn does nothing")
 def _backward_silent(patch: Patch) -> None:
     def backward(original: Callable[..., Any], self: torch.Tensor, *args: Any, **kw: Any) -> Any:
@@ -89,6 +98,12 @@ def _views_detached(patch: Patch) -> None:
         return view if torch.is_grad_enabled() else view.detach()
 
     _wrap_method(patch, torch.Tensor, "__getitem__", getitem)
+
+
+@counterfactual("ng.views", "detach() returns a copy with storage of its own")
+def _detach_copies(patch: Patch) -> None:
+    detach = torch.Tensor.detach
+    patch.setattr(torch.Tensor, "detach", lambda self: detach(self).clone())
 
 
 @counterfactual("ng.views", "an in-place change to a no_grad view is allowed later")
@@ -160,6 +175,21 @@ def _batch_norm_frozen_without_grad(patch: Patch) -> None:
     patch.setattr(torch.nn.functional, "batch_norm", patched)
 
 
+@counterfactual("ng.no-mode-change", "BatchNorm2d keeps its statistics while tracking is off")
+def _batch_norm_2d_frozen_without_grad(patch: Patch) -> None:
+    # BatchNorm1d (SimpleModel's) unchanged: only a check over every BatchNorm class sees it.
+    def forward(original: Callable[..., Any], self: nn.Module, input: torch.Tensor) -> Any:
+        if torch.is_grad_enabled():
+            return original(self, input)
+        training, self.training = self.training, False
+        try:
+            return original(self, input)
+        finally:
+            self.training = training
+
+    _wrap_method(patch, nn.BatchNorm2d, "forward", forward)
+
+
 @counterfactual("ng.factory", "nn.Parameter(...) follows the grad mode")
 def _parameter_follows_grad_mode(patch: Patch) -> None:
     new = nn.Parameter.__new__
@@ -225,6 +255,17 @@ def _adam_replaces_data(patch: Patch) -> None:
                     p.data = p.data - group["lr"] * p.grad
 
     patch.setattr(torch.optim.Adam, "step", step)
+
+
+@counterfactual("ng.optimizer-init", "nn.init.orthogonal_() gives p new memory, not in place")
+def _orthogonal_replaces_data(patch: Patch) -> None:
+    def orthogonal_(tensor: torch.Tensor, gain: float = 1, generator: Any = None) -> torch.Tensor:
+        with torch.no_grad():
+            q, _ = torch.linalg.qr(torch.randn(tensor.shape[0], tensor.shape[1]))
+            tensor.data = (q * gain).to(tensor.device)
+        return tensor
+
+    patch.setattr(torch.nn.init, "orthogonal_", orthogonal_)
 
 
 @counterfactual("ng.manual-step", "SGD defaults to weight_decay=0.01")
@@ -432,6 +473,23 @@ def _threads_inherit_grad_mode(patch: Patch) -> None:
         def run_in_mode() -> None:
             torch._C._set_grad_enabled(mode)
             run()
+
+        self.run = run_in_mode  # type: ignore[method-assign]
+        start(self)
+
+    patch.setattr(threading.Thread, "start", patched)
+
+
+@counterfactual("ng.thread-local", "a new thread starts in the inference mode of its parent")
+def _threads_inherit_inference_mode(patch: Patch) -> None:
+    start = threading.Thread.start
+
+    def patched(self: threading.Thread) -> None:
+        inference, run = torch.is_inference_mode_enabled(), self.run
+
+        def run_in_mode() -> None:
+            with torch.inference_mode(inference):
+                run()
 
         self.run = run_in_mode  # type: ignore[method-assign]
         start(self)

@@ -38,7 +38,8 @@ def _stats(module: nn.Module) -> list[torch.Tensor]:
     "The running-statistics layers of `torch.nn` (`BatchNorm1d`, `BatchNorm2d`, `BatchNorm3d`, "
     "`SyncBatchNorm`, and `InstanceNorm1d`, `InstanceNorm2d`, `InstanceNorm3d` with "
     "`track_running_stats=True`; a `Lazy` variant becomes one of them at its first forward), "
-    "with every parameter frozen, or with none (`affine=False`), change `running_mean` and "
+    "at their default `momentum` (0.1) and with every parameter frozen, or with none "
+    "(`affine=False`), change `running_mean` and "
     "`running_var` in each forward in training mode (the BatchNorm classes also count it in "
     "`num_batches_tracked`) and leave them unchanged in eval mode.",
 )
@@ -67,6 +68,7 @@ def _check_running_stats(obs: Observer, cls: type[nn.Module], affine: bool) -> N
     layer = (cls(**options) if lazy else cls(3, **options)).to(obs.device)  # type: ignore[call-arg]
     x = torch.randn(*_shape(cls), device=obs.device)
     name = f"{cls.__name__}(affine={affine})"
+    obs.expect(f"{name}.momentum", layer.momentum, 0.1)
     if lazy:
         layer.train()(x)  # the first forward gives the layer its parameters
         obs.expect(

@@ -12,7 +12,7 @@ from torch import nn
 
 from gradmodes.claims._common import deterministic
 from gradmodes.claims._registry import Observer, claim
-from gradmodes.freeze import freeze, freeze_batchnorm, unfreeze_batchnorm
+from gradmodes.freeze import BATCHNORM_TYPES, freeze, freeze_batchnorm, unfreeze_batchnorm
 from gradmodes.matrix import behaviour_matrix
 from gradmodes.models import SimpleModel
 from gradmodes.modes import evaluating
@@ -26,7 +26,8 @@ __all__: list[str] = []
     "The standard evaluation pattern (`was_training = model.training`, `model.eval()`, the "
     "forward under `torch.inference_mode()`, then `model.train(was_training)`) turns Dropout "
     "off, leaves BatchNorm statistics unchanged, records no graph, saves 0 bytes for backward, "
-    "gives identical outputs on repeated calls and restores the previous mode; with "
+    "gives identical outputs on repeated calls and sets `model.training` back to its previous "
+    "value; with "
     "`torch.no_grad()` in place of `inference_mode` the outputs and all of this are the same, "
     "and only those outputs can later be saved for backward, which inference tensors cannot "
     "be.",
@@ -231,13 +232,60 @@ def _x_freeze_prefix(obs: Observer) -> None:
 
 @claim(
     "x.freeze-bn",
-    "`freeze_batchnorm(model)` freezes every BatchNorm's parameters and keeps those layers in "
+    "`freeze_batchnorm(model)` freezes the parameters of every BatchNorm layer of the model "
+    "(every `torch.nn` class derived from `_BatchNorm`: `BatchNorm1d`, `BatchNorm2d`, "
+    "`BatchNorm3d`, `SyncBatchNorm`, and a `Lazy` one once its first forward has initialized "
+    "it, before which it raises `ValueError` and changes nothing) and keeps those layers in "
     "eval mode through later `model.train()` calls, so training forwards no longer change "
     "their running statistics while Dropout stays active, and `unfreeze_batchnorm(model)` "
     "undoes both.",
 )
 @deterministic
 def _x_freeze_bn(obs: Observer) -> None:
+    from torch.nn.modules.batchnorm import _BatchNorm
+
+    in_torch = sorted(
+        name
+        for name, cls in vars(nn).items()
+        if isinstance(cls, type) and issubclass(cls, _BatchNorm) and cls is not _BatchNorm
+    )
+    obs.expect(
+        "the _BatchNorm subclasses in torch.nn are gradmodes.freeze.BATCHNORM_TYPES",
+        in_torch,
+        sorted(cls.__name__ for cls in BATCHNORM_TYPES),
+    )
+    shapes = {"1d": (8, 3), "2d": (8, 3, 2, 2), "3d": (8, 3, 2, 2, 2)}
+    for cls in BATCHNORM_TYPES:
+        lazy = cls.__name__.startswith("Lazy")
+        bn = (cls() if lazy else cls(3)).to(obs.device)  # type: ignore[call-arg]
+        net = nn.Sequential(nn.Dropout(0.5), bn).to(obs.device)
+        x = torch.randn(shapes.get(cls.__name__[-2:], (8, 3)), device=obs.device) + 1.0
+        if lazy:
+            with obs.expect_raises(
+                f"freeze_batchnorm(Sequential(Dropout, {cls.__name__}()))",
+                ValueError,
+                "has no parameters yet",
+            ):
+                freeze_batchnorm(net)
+            obs.expect(f"{cls.__name__}: net.train(); bn.training", net.train()[1].training, True)
+            net(x)  # the first forward initializes it
+        obs.expect(f"freeze_batchnorm(net) with {cls.__name__}", freeze_batchnorm(net), ["1"])
+        before = [bn.running_mean.clone(), bn.running_var.clone()]
+        net.train()
+        out = net(x)
+        after = (bn.running_mean, bn.running_var)
+        obs.expect(
+            f"{cls.__name__}: net.train(); net(x): (bn.training, parameters' requires_grad, "
+            "running statistics changed, Dropout active)",
+            (
+                bn.training,
+                [p.requires_grad for p in bn.parameters()],
+                [not torch.equal(old, new) for old, new in zip(before, after, strict=True)],
+                net[0].training,
+            ),
+            (False, [False, False], [False, False], True),
+        )
+        obs.record(f"{cls.__name__}: out.shape", tuple(out.shape))
     model = SimpleModel().to(obs.device)
     x = torch.randn(16, 10, device=obs.device)
     obs.expect("freeze_batchnorm(model)", freeze_batchnorm(model), ["bn"])
@@ -348,16 +396,18 @@ def _x_seed_train_mode(obs: Observer) -> None:
 @claim(
     "x.linear-saves-input",
     "With gradients enabled, an `nn.Linear(4, 3)` forward on a 2-D input that does not "
-    "require grad saves that input for backward when the layer is trainable, and saves "
-    "nothing when the whole layer is frozen; so the trainable layer called on an inference "
-    "tensor raises `RuntimeError` ('Inference tensors cannot be saved for backward').",
+    "require grad saves that input for backward when the layer's weight requires grad (with "
+    "its bias trainable or frozen), and saves nothing when the weight is frozen (with its "
+    "bias trainable or frozen); so the trainable layer called on an inference tensor raises "
+    "`RuntimeError` ('Inference tensors cannot be saved for backward').",
 )
 @deterministic
 def _x_linear_saves_input(obs: Observer) -> None:
     layer = nn.Linear(4, 3).to(obs.device)
     x = torch.randn(8, 4, device=obs.device)
-    for trainable in (True, False):
-        layer.requires_grad_(trainable)
+    for trainable, bias in ((True, True), (True, False), (False, True), (False, False)):
+        layer.weight.requires_grad_(trainable)
+        layer.bias.requires_grad_(bias)
         packed: list[int] = []
 
         def pack(tensor: torch.Tensor, packed: list[int] = packed) -> torch.Tensor:
@@ -367,7 +417,8 @@ def _x_linear_saves_input(obs: Observer) -> None:
         with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
             layer(x)
         obs.expect(
-            f"layer.requires_grad_({trainable}); (x's storage saved, tensors saved)",
+            f"layer.weight.requires_grad_({trainable}); layer.bias.requires_grad_({bias}); "
+            "(x's storage saved, tensors saved)",
             (x.untyped_storage().data_ptr() in packed, len(packed) > 0),
             (trainable, trainable),
         )

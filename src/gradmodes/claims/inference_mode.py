@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gradmodes.claims._common import deterministic, new_tensor_ops
+from gradmodes.claims._common import deterministic, expect_train_mode_kept, new_tensor_ops
 from gradmodes.claims._registry import Observer, claim
 from gradmodes.models import SimpleModel, mlp
 from gradmodes.probes import count_saved, observe
@@ -19,9 +19,10 @@ __all__: list[str] = []
 @claim(
     "im.outputs",
     "Inside `torch.inference_mode()`, `w * 2`, `w + 1`, `w.exp()`, `w @ w`, `w.sum()`, "
-    "`w.clone()`, `w.double()`, `torch.cat([w, w])` and a forward of `Linear(64, 64)`-`ReLU`-"
-    "`Linear(64, 64)` give results with `requires_grad=False` and no `grad_fn`, although `w` "
-    "and the layers' parameters require grad, and the forward saves no tensor for backward.",
+    "`w.clone()`, `w.double()` and `torch.cat([w, w])` on a float32 `w` and a forward of "
+    "`Linear(64, 64)`-`ReLU`-`Linear(64, 64)` give results with `requires_grad=False` and no "
+    "`grad_fn`, although `w` and the layers' parameters require grad, and the forward saves no "
+    "tensor for backward.",
 )
 @deterministic
 def _im_outputs(obs: Observer) -> None:
@@ -231,11 +232,14 @@ def _im_inplace_outside(obs: Observer) -> None:
 @claim(
     "im.no-eval",
     "`torch.inference_mode()` does not put the model in eval mode: in train mode under it, "
-    "Dropout still zeroes elements and BatchNorm still updates its running statistics, which "
-    "stay normal tensors.",
+    "every dropout layer class of `torch.nn` (`AlphaDropout`, `Dropout`, `Dropout1d`, "
+    "`Dropout2d`, `Dropout3d`, `FeatureAlphaDropout`) still changes its input at random, "
+    "`nn.Dropout` by zeroing elements, and `BatchNorm1d`, `BatchNorm2d` and `BatchNorm3d` "
+    "still update their running statistics, which stay normal tensors.",
 )
 @deterministic
 def _im_no_eval(obs: Observer) -> None:
+    expect_train_mode_kept(obs, "torch.inference_mode()", torch.inference_mode)
     model = SimpleModel().to(obs.device).train()
     seen = observe(model, torch.randn(16, 10, device=obs.device), grad_mode="inference_mode")
     obs.expect(

@@ -12,7 +12,12 @@ import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from gradmodes.claims._common import deterministic, mlp_saved_bytes, new_tensor_ops
+from gradmodes.claims._common import (
+    deterministic,
+    expect_train_mode_kept,
+    mlp_saved_bytes,
+    new_tensor_ops,
+)
 from gradmodes.claims._registry import Observer, claim
 from gradmodes.models import SimpleModel, mlp
 from gradmodes.probes import BN_STATS, count_saved, observe
@@ -34,9 +39,9 @@ def _error(action: Callable[[], object]) -> str | None:
 @claim(
     "ng.outputs",
     "Inside `torch.no_grad()`, `w * 2`, `w + 1`, `w.exp()`, `w @ w`, `w.sum()`, `w.clone()`, "
-    "`w.double()`, `torch.cat([w, w])` and a forward of `Linear`-`ReLU`-`Linear` give results "
-    "with `requires_grad=False` and `grad_fn` `None`, although `w` and the layers' parameters "
-    "require grad.",
+    "`w.double()` and `torch.cat([w, w])` on a float32 `w` and a forward of "
+    "`Linear`-`ReLU`-`Linear` give results with `requires_grad=False` and `grad_fn` `None`, "
+    "although `w` and the layers' parameters require grad.",
 )
 @deterministic
 def _ng_outputs(obs: Observer) -> None:
@@ -112,9 +117,10 @@ def _views(w: torch.Tensor) -> dict[str, Callable[[], torch.Tensor]]:
     "Inside `torch.no_grad()` and `torch.inference_mode()`, the views `w[:2]`, `w[0]`, "
     "`w.view(2, 2)`, `w.reshape(2, 2)`, `w.unsqueeze(0)`, `w.expand(2, 4)`, "
     "`w.narrow(0, 0, 2)` and `w.unbind()[0]` of a tensor `w` that requires grad have "
-    "`requires_grad=True` and `grad_fn` `None` (while `w.detach()`, also a view, does not "
-    "require grad), and an in-place change to such a view after the block raises "
-    "`RuntimeError` ('A view was created in no_grad mode' or 'in inference mode').",
+    "`requires_grad=True` and `grad_fn` `None` (while `w.detach()`, which shares `w`'s "
+    "storage too, does not require grad), and an in-place change to such a view after the "
+    "block, with tracking on, raises `RuntimeError` ('A view was created in no_grad mode' or "
+    "'in inference mode').",
 )
 @deterministic
 def _ng_views(obs: Observer) -> None:
@@ -133,7 +139,12 @@ def _ng_views(obs: Observer) -> None:
                 (v._is_view(), v.requires_grad, v.grad_fn is None),
                 (True, True, True),
             )
-        obs.expect(f"with torch.{mode}(): w.detach().requires_grad", detached.requires_grad, False)
+        obs.expect(
+            f"with torch.{mode}(): d = w.detach(); d.requires_grad, d.data_ptr() == w.data_ptr()",
+            (detached.requires_grad, detached.data_ptr() == w.data_ptr()),
+            (False, True),
+        )
+        obs.expect("after the block: torch.is_grad_enabled()", torch.is_grad_enabled(), True)
         for code, v in views.items():
             with obs.expect_raises(
                 f"[with torch.{mode}(): v = {code}]; v.mul_(2)", RuntimeError, message
@@ -143,25 +154,27 @@ def _ng_views(obs: Observer) -> None:
 
 @claim(
     "ng.flags-unchanged",
-    "`torch.no_grad()` does not change any parameter's `requires_grad` (before, inside and "
-    "after the block it is `True`), and results computed after the block have a `grad_fn` "
-    "again.",
+    "`torch.no_grad()` does not change any parameter's `requires_grad`: before, inside and "
+    "after the block it is `True` for a trainable parameter and `False` for a frozen one, "
+    "and results computed after the block have a `grad_fn` again.",
 )
 @deterministic
 def _ng_flags_unchanged(obs: Observer) -> None:
     net = mlp(8).to(obs.device)
+    net[0].bias.requires_grad_(False)  # one frozen parameter among trainable ones
     x = torch.randn(2, 8, device=obs.device)
+    expected = [True, False, True, True]
 
-    def flags() -> set[bool]:
-        return {p.requires_grad for p in net.parameters()}
+    def flags() -> list[bool]:
+        return [p.requires_grad for p in net.parameters()]
 
-    obs.expect("{p.requires_grad for p in net.parameters()}", flags(), {True})
+    obs.expect("net[0].bias frozen; [p.requires_grad for p in net.parameters()]", flags(), expected)
     with torch.no_grad():
         obs.expect(
-            "with torch.no_grad(): {p.requires_grad for p in net.parameters()}", flags(), {True}
+            "with torch.no_grad(): [p.requires_grad for p in net.parameters()]", flags(), expected
         )
         obs.expect("with torch.no_grad(): net(x).grad_fn is None", net(x).grad_fn is None, True)
-    obs.expect("{p.requires_grad for p in net.parameters()}", flags(), {True})
+    obs.expect("[p.requires_grad for p in net.parameters()]", flags(), expected)
     obs.expect("net(x).grad_fn is None", net(x).grad_fn is None, False)
 
 
@@ -218,11 +231,15 @@ def _ng_memory(obs: Observer) -> None:
 @claim(
     "ng.no-mode-change",
     "`torch.no_grad()` does not switch Dropout or BatchNorm: in train mode under `no_grad`, "
-    "Dropout still zeroes elements and BatchNorm still updates its running statistics, so a "
-    "validation pass under `no_grad` without `model.eval()` changes the BatchNorm statistics.",
+    "every dropout layer class of `torch.nn` (`AlphaDropout`, `Dropout`, `Dropout1d`, "
+    "`Dropout2d`, `Dropout3d`, `FeatureAlphaDropout`) still changes its input at random, "
+    "`nn.Dropout` by zeroing elements, and `BatchNorm1d`, `BatchNorm2d` and `BatchNorm3d` "
+    "still update their running statistics, so a validation pass under `no_grad` without "
+    "`model.eval()` changes the BatchNorm statistics.",
 )
 @deterministic
 def _ng_no_mode_change(obs: Observer) -> None:
+    expect_train_mode_kept(obs, "torch.no_grad()", torch.no_grad)
     model = SimpleModel().to(obs.device).train()
     bn = model.bn
     before = {name: getattr(bn, name).clone() for name in BN_STATS}
@@ -281,30 +298,37 @@ def _ng_factory(obs: Observer) -> None:
 
 @claim(
     "ng.backward-error",
-    "`backward()` on a result computed under `torch.no_grad()` raises `RuntimeError` "
-    "('element 0 of tensors does not require grad and does not have a grad_fn').",
+    "`backward()` on the loss of a forward run under `torch.no_grad()` or "
+    "`torch.inference_mode()` (`net(x).sum()` for a `Linear`-`ReLU`-`Linear` `net`) raises "
+    "`RuntimeError` ('element 0 of tensors does not require grad and does not have a "
+    "grad_fn').",
 )
 @deterministic
 def _ng_backward_error(obs: Observer) -> None:
     net = mlp(8).to(obs.device)
     x = torch.randn(2, 8, device=obs.device)
-    with torch.no_grad():
-        loss = net(x).sum()
-    with obs.expect_raises(
-        "loss.backward()", RuntimeError, "element 0 of tensors does not require grad"
-    ):
-        loss.backward()
+    for mode, context in (("no_grad", torch.no_grad), ("inference_mode", torch.inference_mode)):
+        with context():
+            loss = net(x).sum()
+        with obs.expect_raises(
+            f"with torch.{mode}(): loss = net(x).sum(); loss.backward()",
+            RuntimeError,
+            "element 0 of tensors does not require grad and does not have a grad_fn",
+        ):
+            loss.backward()
 
 
 @claim(
     "ng.inplace-leaf",
     "An in-place update of a leaf tensor that requires grad, such as `p.add_(1)` on a "
     "parameter, raises `RuntimeError` ('a leaf Variable that requires grad is being used in an "
-    "in-place operation') outside `torch.no_grad()` and succeeds inside it.",
+    "in-place operation') with gradient tracking on, outside `torch.no_grad()`, and succeeds "
+    "inside it.",
 )
 @deterministic
 def _ng_inplace_leaf(obs: Observer) -> None:
     p = nn.Parameter(torch.zeros(2, device=obs.device))
+    obs.expect("torch.is_grad_enabled()", torch.is_grad_enabled(), True)
     with obs.expect_raises(
         "p.add_(1)", RuntimeError, "a leaf Variable that requires grad is being used in an in-place"
     ):
@@ -797,9 +821,13 @@ def _ng_optimizer_init(obs: Observer) -> None:
             )
     for name in _init_functions():
         p = nn.Parameter(torch.full(_INIT_SHAPES.get(name, (3, 3)), 7.0, device=obs.device))
+        address = p.data_ptr()
         error = _error(lambda name=name, p=p: getattr(nn.init, name)(p, *_INIT_ARGS.get(name, ())))
         obs.expect(f"nn.init.{name}(p): error", error, None)
         obs.expect(f"nn.init.{name}(p): p changed", bool((p != 7.0).any()), True)
+        obs.expect(
+            f"nn.init.{name}(p): p.data_ptr() unchanged (in place)", p.data_ptr() == address, True
+        )
         obs.expect(
             f"nn.init.{name}: p.is_leaf, p.requires_grad",
             (p.is_leaf, p.requires_grad),

@@ -26,8 +26,9 @@ __all__: list[str] = []
     "On a non-leaf tensor `y` (one with a `grad_fn`), assigning `y.requires_grad` (to `False`, "
     "or even to `True`) or calling `y.requires_grad_(False)` raises `RuntimeError` ('you can "
     "only change requires_grad flags of leaf variables'), whereas `y.requires_grad_(True)` "
-    "silently returns `y` unchanged, still a non-leaf with the same `grad_fn`; on a leaf "
-    "tensor the flag can be switched either way.",
+    "silently returns `y` unchanged, still a non-leaf with the same `grad_fn`; on a float32 "
+    "leaf tensor made outside `torch.inference_mode()` (here `torch.randn(3)`) the flag can be "
+    "switched either way.",
 )
 @deterministic
 def _rg_leaf_only(obs: Observer) -> None:
