@@ -108,8 +108,9 @@ def _rg_float_only(obs: Observer) -> None:
     "A new tensor computed under `torch.no_grad()` from a tensor `w` that requires grad, such "
     "as `z = w * 2`, is a leaf that does not require grad, and its flag can be set: after "
     "`z.requires_grad_(True)`, `backward()` gives `z` a `.grad` and leaves `w.grad` `None`; "
-    "but a view of `w` taken there (`w[:2]`, `w.view(3)`) still requires grad, and "
-    "`w.float()`, `w.contiguous()` and `w.to(w.dtype)` return `w` itself.",
+    "but a view of `w` taken there (`w[:2]`, `w.view(3)`) still requires grad, even after "
+    "`requires_grad = False` is assigned to it, which is silently ignored, and `w.float()`, "
+    "`w.contiguous()` and `w.to(w.dtype)` return `w` itself.",
 )
 @deterministic
 def _rg_no_grad_leaf(obs: Observer) -> None:
@@ -137,6 +138,13 @@ def _rg_no_grad_leaf(obs: Observer) -> None:
     obs.expect("w.grad is None", w.grad is None, True)
     obs.expect(
         "with torch.no_grad(): {code: v.requires_grad for views of w}",
+        {code: v.requires_grad for code, v in views.items()},
+        {code: True for code in views},
+    )
+    for view in views.values():
+        view.requires_grad = False
+    obs.expect(
+        "for each view: v.requires_grad = False; {code: v.requires_grad}",
         {code: v.requires_grad for code, v in views.items()},
         {code: True for code in views},
     )
