@@ -158,6 +158,22 @@ def _dropout_always_records(patch: Patch) -> None:
     wrap(patch, F, "dropout", dropout)
 
 
+@counterfactual("eval.dropout-saved", "Dropout(p=0) multiplies by a mask of ones in train mode")
+def _dropout_zero_p_masks(patch: Patch) -> None:
+    def dropout(
+        original: Any,
+        input: torch.Tensor,
+        p: float = 0.5,
+        training: bool = True,
+        inplace: bool = False,
+    ) -> torch.Tensor:
+        if training and p == 0:
+            return input * torch.ones_like(input)  # no shortcut for p = 0: a mask is saved
+        return original(input, p, training, inplace)
+
+    wrap(patch, F, "dropout", dropout)
+
+
 @counterfactual("eval.dropout-random", "Dropout draws the same mask on every call")
 def _dropout_reuses_its_mask(patch: Patch) -> None:
     def dropout(original: Any, *args: Any, **kwargs: Any) -> torch.Tensor:

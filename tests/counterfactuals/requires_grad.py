@@ -7,6 +7,7 @@ saves its input, a ``Linear`` whose backward ignores which gradients are needed,
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import pytest
@@ -85,6 +86,21 @@ def _(patch: pytest.MonkeyPatch) -> None:
 @counterfactual("rg.no-grad-leaf", "no_grad() records the graph like enable_grad()")
 def _(patch: pytest.MonkeyPatch) -> None:
     patch.setattr(torch, "no_grad", torch.enable_grad)
+
+
+@counterfactual("rg.no-grad-leaf", "a view taken under no_grad() is a plain leaf, like w * 2")
+def _(patch: pytest.MonkeyPatch) -> None:
+    view, getitem = torch.Tensor.view, torch.Tensor.__getitem__
+
+    def detached(real: Any) -> Any:
+        def method(self: torch.Tensor, *args: Any) -> torch.Tensor:
+            base = self if torch.is_grad_enabled() else self.detach()
+            return real(base, *args)
+
+        return method
+
+    patch.setattr(torch.Tensor, "view", detached(view))
+    patch.setattr(torch.Tensor, "__getitem__", detached(getitem))
 
 
 # --- rg.recorded-if-any ---------------------------------------------------------------------
@@ -249,6 +265,31 @@ def _(patch: pytest.MonkeyPatch) -> None:
     _wrap_step(patch, torch.optim.SGD, zeros_for_none)
 
 
+@counterfactual(
+    "rg.optimizer-skips",
+    "SGD steps a missing .grad as zeros, and its signature hides its settings (**kwargs)",
+)
+def _(patch: pytest.MonkeyPatch) -> None:
+    def zeros_for_none(optimizer: torch.optim.Optimizer) -> Any:
+        missing = [p for p in _params(optimizer) if p.grad is None]
+        for p in missing:
+            p.grad = torch.zeros_like(p)
+
+        def undo() -> None:  # the .grad is None again after the step: only the step differs
+            for p in missing:
+                p.grad = None
+
+        return undo
+
+    _wrap_step(patch, torch.optim.SGD, zeros_for_none)
+    real = torch.optim.SGD.__init__
+
+    def __init__(self: torch.optim.SGD, params: Any, **kwargs: Any) -> None:  # no signature
+        real(self, params, **kwargs)
+
+    patch.setattr(torch.optim.SGD, "__init__", __init__)
+
+
 @counterfactual("rg.optimizer-skips", "AdamW decays every parameter, with or without a .grad")
 def _(patch: pytest.MonkeyPatch) -> None:
     real = torch.optim.AdamW.step
@@ -355,6 +396,23 @@ def _(patch: pytest.MonkeyPatch) -> None:
             }
 
     patch.setattr(torch.optim.Adam, "__init__", __init__)
+
+
+@counterfactual(
+    "rg.frozen-no-state", "SGD with momentum allocates a momentum buffer for every parameter"
+)
+def _(patch: pytest.MonkeyPatch) -> None:
+    real = torch.optim.SGD.__init__
+
+    @functools.wraps(real)  # keeps the signature, from which the check learns the settings
+    def __init__(self: torch.optim.SGD, params: Any, *args: Any, **kwargs: Any) -> None:
+        real(self, params, *args, **kwargs)
+        for group in self.param_groups:
+            if group["momentum"]:
+                for p in group["params"]:
+                    self.state[p] = {"momentum_buffer": torch.zeros_like(p)}
+
+    patch.setattr(torch.optim.SGD, "__init__", __init__)
 
 
 # --- rg.weight-grad-compute -----------------------------------------------------------------

@@ -119,7 +119,8 @@ def _co_inference_mode(obs: Observer) -> None:
     "After `model.eval()`, the compiled `SimpleModel` is compiled again because a guard on a "
     "layer's `training` flag failed (`self._modules['bn'].training == True`), and its output "
     "equals the uncompiled model's in eval mode; after `model.train()` it uses the first graph "
-    "again (no third compile).",
+    "again (no third compile); and three epochs of a training call with gradients enabled "
+    "followed by `model.eval()` and a call under `torch.no_grad()` compile two graphs in all.",
     torch_versions=">=2.13",
 )
 @_compile_check
@@ -138,6 +139,16 @@ def _co_eval(obs: Observer) -> None:
     model.train()
     compiled(x)
     obs.expect("counter.frame_count after model.train()", counter.frame_count, 2)
+    torch._dynamo.reset()
+    counter = _counter()
+    compiled = torch.compile(model, backend=counter)
+    for _ in range(3):
+        model.train()
+        compiled(x).sum().backward()
+        model.eval()
+        with torch.no_grad():
+            compiled(x)
+    obs.expect("counter.frame_count after three train/validate epochs", counter.frame_count, 2)
 
 
 @claim(

@@ -98,29 +98,33 @@ def _eval_submodule(obs: Observer) -> None:
     "eval.dropout",
     "In eval mode `nn.Dropout(p)` returns its input unchanged; in train mode it zeroes a "
     "random subset of the elements (a fraction close to `p`) and multiplies the remaining "
-    "elements by `1/(1-p)`.",
+    "elements by `1/(1-p)` (checked: `p` = 0.1, 0.3, 0.5 and 0.9).",
 )
 @deterministic
 def _eval_dropout(obs: Observer) -> None:
-    p = 0.3
-    dropout = nn.Dropout(p)
     x = torch.rand(10_000, device=obs.device) + 1.0  # no zeros: a zero in y was dropped
-    obs.expect("torch.equal(nn.Dropout(0.3).eval()(x), x)", torch.equal(dropout.eval()(x), x), True)
-    y = dropout.train()(x)
-    kept = y != 0
-    dropped = (y == 0).float().mean().item()
     obs.record("x.numel()", x.numel())
-    obs.record(
-        "y = nn.Dropout(0.3).train()(x); round((y == 0).float().mean().item(), 4)",
-        round(dropped, 4),
-    )
-    # 10000 Bernoulli(0.3) draws: standard deviation 0.0046, so 0.02 is over 4 of them.
-    obs.expect("abs((y == 0).float().mean().item() - 0.3) < 0.02", abs(dropped - p) < 0.02, True)
-    obs.expect(
-        "torch.allclose(y[y != 0], x[y != 0] / (1 - 0.3))",
-        torch.allclose(y[kept], x[kept] / (1 - p)),
-        True,
-    )
+    for p in (0.1, 0.3, 0.5, 0.9):
+        dropout = nn.Dropout(p)
+        obs.expect(
+            f"torch.equal(nn.Dropout({p}).eval()(x), x)", torch.equal(dropout.eval()(x), x), True
+        )
+        y = dropout.train()(x)
+        kept = y != 0
+        dropped = (y == 0).float().mean().item()
+        obs.record(
+            f"y = nn.Dropout({p}).train()(x); round((y == 0).float().mean().item(), 4)",
+            round(dropped, 4),
+        )
+        # 10000 Bernoulli(p) draws: standard deviation at most 0.005, so 0.02 is 4 of them.
+        obs.expect(
+            f"abs((y == 0).float().mean().item() - {p}) < 0.02", abs(dropped - p) < 0.02, True
+        )
+        obs.expect(
+            f"torch.allclose(y[y != 0], x[y != 0] / (1 - {p}))",
+            torch.allclose(y[kept], x[kept] / (1 - p)),
+            True,
+        )
 
 
 @claim(
@@ -204,7 +208,8 @@ def _eval_bn_no_update(obs: Observer) -> None:
     "eval.keeps-autograd",
     "`model.eval()` does not turn off gradient tracking: outputs still have a `grad_fn`, "
     "`backward()` still gives every parameter a `.grad`, and activations are still saved for "
-    "backward (for `Linear`-`ReLU`-`Linear` exactly as many bytes as in train mode).",
+    "backward (for `Linear`-`ReLU`-`Linear` the saved tensors reference exactly as many bytes, "
+    "and keep exactly as much distinct storage alive, as in train mode).",
 )
 @deterministic
 def _eval_keeps_autograd(obs: Observer) -> None:
@@ -230,15 +235,15 @@ def _eval_keeps_autograd(obs: Observer) -> None:
 
     net = mlp(64).to(obs.device)
     x64 = torch.randn(32, 64, device=obs.device)
-    expected = mlp_saved_bytes(32, 64)["all"]
-    obs.expect(
-        "net = mlp(64); x64 = torch.randn(32, 64); observe(net.train(), x64).saved_bytes",
-        observe(net.train(), x64).saved_bytes,
-        expected,
-    )
-    obs.expect(
-        "observe(net.eval(), x64).saved_bytes", observe(net.eval(), x64).saved_bytes, expected
-    )
+    expected = (mlp_saved_bytes(32, 64)["all"], 32 * 64 * 4)  # the ReLU output is new storage
+    for mode in ("train", "eval"):
+        seen = observe(net.train(mode == "train"), x64)
+        obs.expect(
+            f"net = mlp(64); x64 = torch.randn(32, 64); net.{mode}(); "
+            "(observe(net, x64).saved_bytes, observe(net, x64).saved_storage_bytes)",
+            (seen.saved_bytes, seen.saved_storage_bytes),
+            expected,
+        )
 
 
 @claim(
@@ -433,8 +438,10 @@ def _eval_bn_cumulative(obs: Observer) -> None:
     "eval.bn-no-track",
     "`BatchNorm1d(C, track_running_stats=False)` has no running statistics (`running_mean`, "
     "`running_var` and `num_batches_tracked` are `None`) and normalises with the batch's own "
-    "statistics in eval mode too: its eval output equals its train output, and in eval mode a "
-    "batch of one sample of shape `(1, C)` raises the same `ValueError` as in train mode.",
+    "statistics in eval mode too: its eval output equals its train output, with gradients "
+    "enabled it saves as many bytes for backward in eval mode as in train mode (the batch mean "
+    "and inverse standard deviation included), and in eval mode a batch of one sample of shape "
+    "`(1, C)` raises the same `ValueError` as in train mode.",
 )
 @deterministic
 def _eval_bn_no_track(obs: Observer) -> None:
@@ -458,6 +465,22 @@ def _eval_bn_no_track(obs: Observer) -> None:
         ),
         True,
     )
+    train, evaluation = observe(bn.train(), x), observe(bn.eval(), x)
+    obs.expect(
+        "observe(bn.eval(), x).saved_bytes - observe(bn.train(), x).saved_bytes",
+        evaluation.saved_bytes - train.saved_bytes,
+        0,
+    )
+    _, saved = _saved_during(bn.eval(), x)
+    others = [t for t in saved if t is not x and t is not bn.weight]
+    obs.expect(
+        "bn.eval(): the other saved tensors are (x.mean(0), 1 / sqrt(x.var(0, unbiased=False) "
+        "+ eps))",
+        len(others) == 2
+        and torch.allclose(others[0], mean, atol=1e-5)
+        and torch.allclose(others[1], 1 / torch.sqrt(var + bn.eps), atol=1e-5),
+        True,
+    )
     with obs.expect_raises(
         "eval: bn(torch.randn(1, 4))", ValueError, "Expected more than 1 value per channel"
     ):
@@ -466,10 +489,11 @@ def _eval_bn_no_track(obs: Observer) -> None:
 
 @claim(
     "eval.bn-saved",
-    "With gradients enabled, a `BatchNorm1d(C)` forward in train mode saves `2 * C` more "
-    "float32 values for backward (the batch mean and inverse standard deviation) than the same "
-    "forward in eval mode; for `SimpleModel` in the behaviour matrix this is the whole "
-    "difference between the train and eval rows under `grad`.",
+    "With gradients enabled, a `BatchNorm1d(C)` forward on a float32 input in train mode saves "
+    "`2 * C` more float32 values for backward (the batch mean and inverse standard deviation) "
+    "than the same forward in eval mode; for `SimpleModel` in the behaviour matrix this is the "
+    "whole difference between the bytes referenced by the saved tensors in the train and eval "
+    "rows under `grad` with trainable parameters.",
 )
 @deterministic
 def _eval_bn_saved(obs: Observer) -> None:
@@ -612,7 +636,8 @@ _DROPOUT_INPUT = {  # an input shape each class takes, and the mask it saves in 
     "`FeatureAlphaDropout`) saves one mask tensor for backward when its input requires grad "
     "(of the input's shape for `Dropout` and `AlphaDropout`, one value per sample and channel "
     "for the others; on the CPU, of the input's dtype) and nothing when its input does not; "
-    "in eval mode each returns its input itself and saves nothing.",
+    "in eval mode each returns its input itself and saves nothing; with `p=0` each returns its "
+    "input itself and saves nothing in train mode too.",
 )
 @deterministic
 def _eval_dropout_saved(obs: Observer) -> None:
@@ -635,6 +660,14 @@ def _eval_dropout_saved(obs: Observer) -> None:
         output, saved = _saved_during(layer.eval(), x)
         obs.expect(f"nn.{name}({p}).eval()(x) is x", output is x, True)
         obs.expect(f"nn.{name}({p}).eval(): len(saved)", len(saved), 0)
+    for name, cls in classes.items():
+        x = torch.randn(_DROPOUT_INPUT[name][0], device=obs.device, requires_grad=True)
+        output, saved = _saved_during(cls(0.0).train(), x)
+        obs.expect(
+            f"nn.{name}(0.0).train(): (output is x, len(saved))",
+            (output is x, len(saved)),
+            (True, 0),
+        )
 
 
 @claim(

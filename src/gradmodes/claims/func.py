@@ -33,7 +33,9 @@ def _square_sum(x: torch.Tensor) -> torch.Tensor:
     "fn.grad-no-grad",
     "`torch.func.grad(f)(x)` computes the gradient inside `torch.no_grad()` and inside "
     "`torch.inference_mode()` too, for an `x` that does not require grad: for "
-    "`f(x) = (x ** 2).sum()` it returns `2 * x`, a tensor that does not require grad.",
+    "`f(x) = (x ** 2).sum()` it returns `2 * x`, a tensor that does not require grad; for an "
+    "`x` that requires grad, the `2 * x` it returns requires grad (it has a `grad_fn`) with "
+    "gradients enabled and does not under `torch.no_grad()`.",
     torch_versions=">=2.13",
 )
 @deterministic
@@ -46,6 +48,18 @@ def _fn_grad_no_grad(obs: Observer) -> None:
         if isinstance(g, torch.Tensor):
             g = (torch.equal(g, 2 * x), g.requires_grad)
         obs.expect(f"with torch.{name}(): (grad == 2 * x, requires_grad)", g, (True, False))
+    x.requires_grad_(True)
+    for name, block in (("enable_grad", torch.enable_grad), ("no_grad", torch.no_grad)):
+        with block():
+            g = _outcome(lambda: torch.func.grad(_square_sum)(x))
+        if isinstance(g, torch.Tensor):
+            g = (torch.equal(g, 2 * x), g.requires_grad, g.grad_fn is not None)
+        enabled = name == "enable_grad"
+        obs.expect(
+            f"x.requires_grad_(); with torch.{name}(): (grad == 2 * x, requires_grad, has grad_fn)",
+            g,
+            (True, enabled, enabled),
+        )
 
 
 @claim(
@@ -121,7 +135,7 @@ def _fn_functional_call_mode(obs: Observer) -> None:
 
 @claim(
     "fn.vmap-dropout",
-    "`torch.func.vmap` over a `Dropout` in train mode raises `RuntimeError` ('vmap: called "
+    "`torch.func.vmap` over a `Dropout(0.5)` in train mode raises `RuntimeError` ('vmap: called "
     'random operation while in randomness error mode\') with the default `randomness="error"`; '
     'in eval mode it runs; with `randomness="different"` the samples\' masks differ, with '
     '`"same"` they are all equal.',
@@ -155,7 +169,9 @@ def _fn_vmap_dropout(obs: Observer) -> None:
     "fn.vmap-batchnorm",
     "`torch.func.vmap` over a `BatchNorm1d` in train mode raises `RuntimeError` ('Batch norm "
     "got a batched tensor as input while the running_mean or running_var, which will be "
-    "updated in place, were not batched'); in eval mode it runs.",
+    "updated in place, were not batched'), whose advice is to set `track_running_stats` to "
+    "`False`; in eval mode it runs, and so does one built with `track_running_stats=False` in "
+    "train mode.",
     torch_versions=">=2.13",
 )
 @deterministic
@@ -168,9 +184,21 @@ def _fn_vmap_batchnorm(obs: Observer) -> None:
         "Batch norm got a batched tensor as input",
     ):
         torch.func.vmap(bn)(batch)
+    with obs.expect_raises(
+        "torch.func.vmap(bn)(batch) in train mode",
+        RuntimeError,
+        "`track_running_stats` to be False",
+    ):
+        torch.func.vmap(bn)(batch)
     bn.eval()
     obs.expect(
         "eval mode: torch.func.vmap(bn)(batch).shape",
         tuple(torch.func.vmap(bn)(batch).shape),
+        (3, 2, 4),
+    )
+    untracked = nn.BatchNorm1d(4, track_running_stats=False).train()
+    obs.expect(
+        "BatchNorm1d(4, track_running_stats=False), train mode: torch.func.vmap(bn)(batch).shape",
+        _outcome(lambda: tuple(torch.func.vmap(untracked)(batch).shape)),
         (3, 2, 4),
     )

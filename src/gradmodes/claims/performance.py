@@ -178,8 +178,9 @@ def _perf_new_memory(obs: Observer) -> None:
     "perf.autocast",
     "`torch.autocast` is independent of the grad modes: under autocast to `bfloat16` "
     "`torch.is_grad_enabled()` is unchanged and the three workloads' outputs are `bfloat16`; "
-    "a default-mode forward still records a graph, whose saved tensors reference exactly half "
-    "the bytes of the `float32` forward for the two MLPs but keep more distinct storage alive "
+    "a default-mode forward still records a graph, whose saved tensors are all `bfloat16` and "
+    "reference exactly half the bytes of the `float32` forward for the two MLPs but keep more "
+    "distinct storage alive "
     "(16384 → 24192 and 3145728 → 8339456 bytes: the `bfloat16` copies of the input and of the "
     "weights are new storage), while the conv net's distinct storage shrinks (1967488 → "
     "1174880 bytes); under `torch.no_grad()` or `torch.inference_mode()` nothing is saved.",
@@ -209,6 +210,11 @@ def _perf_autocast(obs: Observer) -> None:
         obs.expect(f"autocast: storage_bytes({name!r}, 'train')", cast[1], cast_storage)
         if name in MLPS:
             obs.expect(f"autocast: saved_bytes({name!r}, 'train') * 2", cast[0] * 2, full[0])
+            obs.expect(
+                f"autocast: dtypes of the tensors {name!r} saves in 'train'",
+                _saved_dtypes(name, obs.device),
+                {torch.bfloat16},
+            )
         for setting in ("train", "no_grad", "inference_mode"):
             run = forward(WORKLOADS[name], SETTINGS[setting], obs.device)
             with count_saved() as saved, torch.autocast(device_type, dtype=torch.bfloat16):
@@ -221,6 +227,23 @@ def _perf_autocast(obs: Observer) -> None:
                 (output.dtype, output.grad_fn is None),
                 (torch.bfloat16, setting != "train"),
             )
+
+
+def _saved_dtypes(workload: str, device: torch.device) -> set[torch.dtype]:
+    """The dtypes of the tensors a train-mode forward of ``workload`` saves under autocast."""
+    model, x = WORKLOADS[workload].make(device)
+    dtypes: set[torch.dtype] = set()
+
+    def pack(tensor: torch.Tensor) -> torch.Tensor:
+        dtypes.add(tensor.dtype)
+        return tensor
+
+    with (
+        torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t),
+        torch.autocast(device.type, dtype=torch.bfloat16),
+    ):
+        model(x)
+    return dtypes
 
 
 def _what_linear_saves(layer: nn.Linear, x: torch.Tensor) -> list[str]:

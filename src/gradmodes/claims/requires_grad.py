@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import itertools
 import warnings
 
 import torch
@@ -105,16 +106,24 @@ def _rg_float_only(obs: Observer) -> None:
 
 @claim(
     "rg.no-grad-leaf",
-    "A result computed under `torch.no_grad()` from a tensor that requires grad is a leaf "
-    "that does not require grad, and its flag can be set: after `z.requires_grad_(True)`, "
-    "`backward()` gives `z` a `.grad` and leaves the `.grad` of the tensor it was computed "
-    "from `None`.",
+    "A new tensor computed under `torch.no_grad()` from a tensor `w` that requires grad, such "
+    "as `z = w * 2`, is a leaf that does not require grad, and its flag can be set: after "
+    "`z.requires_grad_(True)`, `backward()` gives `z` a `.grad` and leaves `w.grad` `None`; "
+    "but a view of `w` taken there (`w[:2]`, `w.view(3)`) still requires grad, even after "
+    "`requires_grad = False` is assigned to it, which is silently ignored, and `w.float()`, "
+    "`w.contiguous()` and `w.to(w.dtype)` return `w` itself.",
 )
 @deterministic
 def _rg_no_grad_leaf(obs: Observer) -> None:
     w = torch.randn(3, device=obs.device, requires_grad=True)
     with torch.no_grad():
         z = w * 2
+        views = {"w[:2]": w[:2], "w.view(3)": w.view(3)}
+        same = {
+            "w.float()": w.float(),
+            "w.contiguous()": w.contiguous(),
+            "w.to(w.dtype)": w.to(w.dtype),
+        }
     obs.expect(
         "with torch.no_grad(): z = w * 2; (z.is_leaf, z.requires_grad, z.grad_fn)",
         (z.is_leaf, z.requires_grad, z.grad_fn),
@@ -128,6 +137,23 @@ def _rg_no_grad_leaf(obs: Observer) -> None:
         [3.0, 3.0, 3.0],
     )
     obs.expect("w.grad is None", w.grad is None, True)
+    obs.expect(
+        "with torch.no_grad(): {code: v.requires_grad for views of w}",
+        {code: v.requires_grad for code, v in views.items()},
+        {code: True for code in views},
+    )
+    for view in views.values():
+        view.requires_grad = False
+    obs.expect(
+        "for each view: v.requires_grad = False; {code: v.requires_grad}",
+        {code: v.requires_grad for code, v in views.items()},
+        {code: True for code in views},
+    )
+    obs.expect(
+        "with torch.no_grad(): {code: result is w}",
+        {code: result is w for code, result in same.items()},
+        {code: True for code in same},
+    )
 
 
 @claim(
@@ -449,9 +475,10 @@ def _rg_requires_grad_(obs: Observer) -> None:
 
 @claim(
     "rg.bn-stats-still-update",
-    "Freezing a BatchNorm's parameters does not freeze its running statistics: in train mode "
-    "a forward still updates them; `bn.eval()` stops the updates, but the next `model.train()` "
-    "puts `bn` back in train mode because it recurses into every submodule.",
+    "Freezing the parameters of a `BatchNorm1d`, `BatchNorm2d` or `BatchNorm3d` does not freeze "
+    "its running statistics: in train mode a forward still updates them; `bn.eval()` stops the "
+    "updates, but the next `model.train()` puts `bn` back in train mode because it recurses "
+    "into every submodule.",
 )
 @deterministic
 def _rg_bn_stats_still_update(obs: Observer) -> None:
@@ -472,6 +499,13 @@ def _rg_bn_stats_still_update(obs: Observer) -> None:
     model.train()
     obs.expect("model.train(); model.bn.training", model.bn.training, True)
     obs.expect("observe(model, x).bn_stats_updated", observe(model, x).bn_stats_updated, True)
+    for cls, shape in ((nn.BatchNorm2d, (4, 3, 2, 2)), (nn.BatchNorm3d, (4, 3, 2, 2, 2))):
+        bn = cls(3).to(obs.device).train().requires_grad_(False)
+        obs.expect(
+            f"{cls.__name__}(3).requires_grad_(False); observe(bn.train(), x).bn_stats_updated",
+            observe(bn, torch.randn(shape, device=obs.device)).bn_stats_updated,
+            True,
+        )
 
 
 @claim(
@@ -687,12 +721,28 @@ _OPTIMIZERS_SINCE = ">=2.9"
 """The releases with all of them: ``Muon``, the newest, came with torch 2.9."""
 
 
+_TAKES = {
+    "momentum": {"Muon", "RMSprop", "SGD"},
+    "weight_decay": set(_CLASS_NAMES) - {"LBFGS", "Rprop", "SparseAdam"},
+}
+"""The classes whose signature takes each setting: ``optim.settings`` reads the signature, so
+a class that hid its arguments (``**kwargs``) would silently leave the claims' universe."""
+
+
 def _expect_classes(obs: Observer) -> list[type[torch.optim.Optimizer]]:
     classes = optim.optimizer_classes()
     obs.expect(
         "[c.__name__ for c in torch.optim optimizer classes]",
         [cls.__name__ for cls in classes],
         _CLASS_NAMES,
+    )
+    obs.expect(
+        "{setting: classes whose optim.settings() use it}",
+        {
+            key: {cls.__name__ for cls in classes if any(key in s for s in optim.settings(cls))}
+            for key in _TAKES
+        },
+        _TAKES,
     )
     return classes
 
@@ -878,37 +928,37 @@ def _rg_optimizer_state(obs: Observer) -> None:
 @claim(
     "rg.frozen-no-state",
     "A frozen parameter whose `.grad` stays `None` gets no optimizer state, even when it is "
-    "given to the optimizer, from every optimizer class in `torch.optim` except `Adagrad`, "
-    "which allocates its state (16388 bytes for a float32 64 × 64 parameter) for every "
-    "parameter it is given when it is built, and `LBFGS`, whose flat vectors then cover it "
-    "too; built over the trainable parameters only, no class keeps state for it.",
+    "given to the optimizer, from every optimizer class in `torch.optim`, with its default "
+    "settings and with `momentum=0.9` or `weight_decay=0.1` where it takes them, except "
+    "`Adagrad`, which allocates its state (16388 bytes for a float32 64 × 64 parameter) for "
+    "every parameter it is given when it is built, and `LBFGS`, whose flat vectors then cover "
+    "it too; built over the trainable parameters only, no class keeps state for it.",
     torch_versions=_OPTIMIZERS_SINCE,
 )
 @deterministic
 def _rg_frozen_no_state(obs: Observer) -> None:
     for cls in _expect_classes(obs):
-        for given in ("both", "trainable"):
+        for setting, given in itertools.product(optim.settings(cls), ("both", "trainable")):
+            code = f"{optim.label(cls, setting)} over {given}"
             pair = optim.Pair(cls, (64, 64), obs.device)
             pair.frozen.requires_grad_(False)
             params = [pair.frozen, pair.trainable] if given == "both" else [pair.trainable]
-            optimizer = cls(params)
+            optimizer = cls(params, **setting)
             if cls is torch.optim.Adagrad:
                 obs.expect(
-                    f"Adagrad({given}) just built: len(optimizer.state)",
-                    len(optimizer.state),
-                    len(params),
+                    f"{code}, just built: len(optimizer.state)", len(optimizer.state), len(params)
                 )
             optim.step(optimizer, pair)
             if cls is torch.optim.LBFGS:
                 obs.expect(
-                    f"LBFGS({given}): (d.numel(), prev_flat_grad.numel())",
+                    f"{code}: (d.numel(), prev_flat_grad.numel())",
                     _flat_lengths(optimizer),
                     (4096 * len(params),) * 2,
                 )
                 continue
             expected = 16388 if cls is torch.optim.Adagrad and given == "both" else 0
             obs.expect(
-                f"{cls.__name__}({given} parameters): bytes of optimizer.state[frozen]",
+                f"{code}: bytes of optimizer.state[frozen]",
                 optim.state_bytes(optimizer, pair.frozen),
                 expected,
             )
