@@ -6,6 +6,7 @@ on a small fixture site built from a copy of the project's real configuration.
 
 from __future__ import annotations
 
+import json
 import runpy
 import subprocess
 import sys
@@ -22,6 +23,9 @@ SOURCE_LANGUAGE = next(iter(LANGUAGES))
 # ``tag_measured`` on the cell. Two builds may differ in those outputs only.
 MEASURED_TAG = "measured"
 TRANSLATIONS = [code for code in LANGUAGES if code != SOURCE_LANGUAGE]
+# The longest line of code a cell may have: at 13 px (docs/_static/gradmodes.css) it fits the
+# content column of a 1280 px desktop (tests/browser/test_fit.py measures it); PEP 8's limit.
+CODE_WIDTH = 79
 
 
 @dataclass(frozen=True)
@@ -82,3 +86,17 @@ def without_measured_outputs(page: str) -> str:
     for output in soup.select(f"div.cell.tag_{MEASURED_TAG} div.cell_output"):
         output.clear()
     return str(soup)
+
+
+def notebook_without_measured_outputs(text: str) -> dict[str, object]:
+    """A notebook (its JSON ``text``) with the outputs of cells tagged ``measured`` emptied.
+
+    >>> cell = {"cell_type": "code", "metadata": {"tags": ["measured"]}, "outputs": [1]}
+    >>> notebook_without_measured_outputs(json.dumps({"cells": [cell]}))["cells"][0]["outputs"]
+    []
+    """
+    notebook = json.loads(text)
+    for cell in notebook["cells"]:
+        if MEASURED_TAG in cell.get("metadata", {}).get("tags", []):
+            cell["outputs"] = []
+    return notebook

@@ -207,4 +207,4 @@ def setup(app: Sphinx) -> dict[str, Any]:
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
 
 
-__all__ = ["python_script", "published_notebook", "setup"]
+__all__ = ["published_notebook", "python_script", "setup"]

@@ -151,9 +151,7 @@ class TableFitTranslator(HTML5Translator):
             return
         for i in range(start, len(self.body)):
             if self.protect_literal_text:
-                self.body[i] = PRE_SPAN.sub(
-                    lambda m: m[1] + code_breaks(m[2]) + m[3], self.body[i]
-                )
+                self.body[i] = PRE_SPAN.sub(lambda m: m[1] + code_breaks(m[2]) + m[3], self.body[i])
             else:
                 self.body[i] = name_breaks(self.body[i])
 

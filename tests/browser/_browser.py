@@ -30,6 +30,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+# Playwright starts headless Chromium with --hide-scrollbars: test_fit.py checks that code
+# blocks show their scrollbar, and a desktop reader's scrollbar takes room from the page.
+CHROMIUM_IGNORED = ["--hide-scrollbars"]
 INSTALL_CHROMIUM = (
     "install Chromium and the CJK fonts (Debian/Ubuntu: sudo apt-get install chromium "
     "fonts-noto-cjk), or set GRADMODES_CHROMIUM to a Chromium executable"

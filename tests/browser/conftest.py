@@ -18,6 +18,7 @@ import pytest
 from _browser import (
     AXE,
     CHROMIUM_ARGS,
+    CHROMIUM_IGNORED,
     DESKTOP,
     HERE,
     NOT_FOUND,
@@ -75,7 +76,10 @@ def browser() -> Iterator[Browser]:
     executable = chromium_executable()
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
-            executable_path=executable, headless=True, args=CHROMIUM_ARGS
+            executable_path=executable,
+            headless=True,
+            args=CHROMIUM_ARGS,
+            ignore_default_args=CHROMIUM_IGNORED,
         )
         yield chromium
         chromium.close()
