@@ -59,19 +59,27 @@ def published_notebook(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode
     return published
 
 
-def _script_cell(source: str, raises: str | None) -> str:
-    """One code cell as script lines: IPython commands commented out, a declared error
-    caught (the cell shows it on the page) and printed as the last line of its traceback."""
+def _script_cell(source: str, number: int, raises: str | None) -> str:
+    """Cell ``number`` as script lines: IPython commands commented out; a cell that awaits
+    at the top level (a notebook may) run by ``asyncio``; a declared error caught (the cell
+    shows it on the page) and printed as the last line of its traceback."""
     lines = [
         f"# {line}  (an IPython command: a script skips it)" if MAGIC.match(line) else line
         for line in source.rstrip().splitlines()
     ]
     code = "\n".join(lines)
+    if _awaits(code):
+        names = ", ".join(sorted(_bound_names(ast.parse(code))))
+        body = _indented(code, "awaits at the top level")
+        code = (
+            "import asyncio\n\n\n"
+            f"async def cell_{number}():  # the cell awaits at the top level: a notebook may\n"
+            + (f"    global {names}\n" if names else "")
+            + f"{body}\n\n\nasyncio.run(cell_{number}())"
+        )
     if raises is None:
         return code
-    guarded = textwrap.indent(code, "    ")
-    if _tree(guarded) != _tree(code):  # a multi-line string would change if indented
-        raise ValueError(f"a cell that raises {raises} cannot be indented unchanged:\n{code}")
+    guarded = _indented(code, f"raises {raises}")
     builtin = getattr(builtins, raises, None)
     if isinstance(builtin, type) and issubclass(builtin, BaseException):
         caught = f"except {raises} as error:\n"
@@ -90,8 +98,54 @@ def _script_cell(source: str, raises: str | None) -> str:
     )
 
 
-def _tree(code: str) -> str:
-    return ast.dump(ast.parse(textwrap.dedent(code)))
+def _indented(code: str, why: str) -> str:
+    """``code`` indented one level; an error where that would change it (a string)."""
+    indented = textwrap.indent(code, "    ")
+    if ast.dump(ast.parse(textwrap.dedent(indented))) != ast.dump(ast.parse(code)):
+        raise ValueError(f"a cell that {why} cannot be indented unchanged:\n{code}")
+    return indented
+
+
+def _awaits(code: str) -> bool:
+    """Whether ``code`` awaits at the top level, which only a notebook cell may.
+
+    >>> _awaits("import asyncio\\nawait asyncio.sleep(0)"), _awaits("async def f(): await g()")
+    (True, False)
+    """
+    try:
+        compile(code, "<cell>", "exec", dont_inherit=True)
+    except SyntaxError:
+        compile(code, "<cell>", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True)
+        return True
+    return False
+
+
+def _bound_names(tree: ast.Module) -> set[str]:
+    """The names a cell's top level binds (not those bound inside its functions or classes).
+
+    >>> tree = ast.parse("import a.b as c, d.e\\nx, y = 1, 2\\ndef f(z): w = 1\\nfor i in x: pass")
+    >>> sorted(_bound_names(tree))
+    ['c', 'd', 'f', 'i', 'x', 'y']
+    """
+    names: set[str] = set()
+    todo: list[ast.AST] = list(tree.body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+            continue  # its body is its own scope
+        if isinstance(node, ast.Lambda | ast.ListComp | ast.SetComp | ast.DictComp):
+            continue
+        if isinstance(node, ast.GeneratorExp):
+            continue
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            names |= {(a.asname or a.name).split(".")[0] for a in node.names}
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            names.add(node.name)
+        todo.extend(ast.iter_child_nodes(node))
+    return names
 
 
 def python_script(notebook: nbformat.NotebookNode, name: str) -> str:
@@ -133,9 +187,9 @@ def python_script(notebook: nbformat.NotebookNode, name: str) -> str:
     for number, cell in enumerate(code_cells, start=1):
         tags = cell.metadata.get("tags", [])
         raises = cell.metadata.get("raises") if "raises-exception" in tags else None
-        parts.append(f"# %% [{number}]\n{_script_cell(cell.source, raises)}\n")
+        parts.append(f"# %% [{number}]\n{_script_cell(cell.source, number, raises)}\n")
     script = "\n".join(parts)
-    ast.parse(script)  # a script that does not parse is a build error, not a download
+    compile(script, f"{name}.py", "exec", dont_inherit=True)  # else a build error
     return script
 
 

@@ -9,6 +9,7 @@ the site shows; its script runs there too.
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
@@ -38,6 +39,10 @@ BUTTONS = {
 }
 RUN_PAGE = "eval-mode"  # run end to end: a hidden setup cell, an IPython command, an error
 KERNEL = ["torch", "ipykernel"]  # and the package: all the fresh kernel can import
+# What a notebook imports beyond the standard library: torch and the package, and for the
+# performance page matplotlib (its figure) and IPython and myst-nb (glue: its measured tables).
+IMPORTS = {"torch", "gradmodes"}
+MORE_IMPORTS = {"performance": {"IPython", "matplotlib", "myst_nb"}}
 # torch does not require numpy, and warns where it is missing (on stderr, in a kernel): the
 # only thing a fresh kernel may print that the build's kernel, which has numpy, did not.
 TORCH_WITHOUT_NUMPY = "UserWarning: Failed to initialize NumPy: No module named 'numpy'"
@@ -78,6 +83,26 @@ def source_cells(docname: str) -> list[nbformat.NotebookNode]:
     return [c for c in read_myst_markdown_notebook(text).cells if c.cell_type == "code"]
 
 
+def imported(notebook: nbformat.NotebookNode) -> set[str]:
+    """The modules a notebook's code imports that are not in the standard library.
+
+    >>> cell = nbformat.v4.new_code_cell("%xmode Minimal\\nimport os, torch.nn\\nfrom a.b import c")
+    >>> sorted(imported(nbformat.v4.new_notebook(cells=[cell])))
+    ['a', 'torch']
+    """
+    found = set()
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        code = "\n".join(line for line in cell.source.splitlines() if not line.startswith("%"))
+        for node in ast.walk(ast.parse(code)):
+            if isinstance(node, ast.Import):
+                found |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                found.add(node.module.split(".")[0])
+    return found - set(sys.stdlib_module_names)
+
+
 def check_notebook(docname: str, notebook: nbformat.NotebookNode) -> list[str]:
     """What is wrong with a downloaded notebook of ``docname`` (nothing: ``[]``)."""
     nbformat.validate(notebook)
@@ -94,6 +119,8 @@ def check_notebook(docname: str, notebook: nbformat.NotebookNode) -> list[str]:
             problems.append(f"cell {number}: errors {errors}, declared {declared}")
     if not any(cell.outputs for cell in code):
         problems.append("no outputs")
+    if extra := imported(notebook) - IMPORTS - MORE_IMPORTS.get(docname, set()):
+        problems.append(f"it needs more than torch and the package: {sorted(extra)}")
     if [cell.id for cell in notebook.cells] != [f"cell-{i}" for i in range(len(notebook.cells))]:
         problems.append("cell ids are not stable")
     return problems
