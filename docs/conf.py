@@ -44,6 +44,8 @@ extensions = [
     "devices",  # docs/_ext/devices.py: the `cuda` tag; a GPU build's own execution cache
     "parallel_read",  # docs/_ext/parallel_read.py: -j reading with one execution cache
     "speedups",  # docs/_ext/speedups.py: faster Japanese search index and translated messages
+    "table_fit",  # docs/_ext/table_fit.py: tables that fit a desktop and a phone
+    "downloads",  # docs/_ext/downloads.py: each notebook page offers its .ipynb and .py
 ]
 # Read last: with -j, this page's timings run after the other notebooks of the build.
 measured_pages = ["performance"]

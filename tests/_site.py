@@ -44,6 +44,9 @@ SITE_SOURCES = ("docs", "src/gradmodes", "pyproject.toml")
 # Environment variables that change the built pages (conf.py links to GitHub when built by
 # GitHub Actions; PYTHONPATH may hold a sitecustomize that patches torch).
 SITE_ENVIRONMENT = ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_REF_NAME", "PYTHONPATH")
+# The longest line of code a cell may have: at 13 px (docs/_static/gradmodes.css) it fits the
+# content column of a 1280 px desktop (tests/browser/test_fit.py measures it); PEP 8's limit.
+CODE_WIDTH = 79
 
 
 @dataclass(frozen=True)
@@ -188,3 +191,17 @@ def without_measured_outputs(page: str) -> str:
     for output in soup.select(f"div.cell.tag_{MEASURED_TAG} div.cell_output"):
         output.clear()
     return str(soup)
+
+
+def notebook_without_measured_outputs(text: str) -> dict[str, object]:
+    """A notebook (its JSON ``text``) with the outputs of cells tagged ``measured`` emptied.
+
+    >>> cell = {"cell_type": "code", "metadata": {"tags": ["measured"]}, "outputs": [1]}
+    >>> notebook_without_measured_outputs(json.dumps({"cells": [cell]}))["cells"][0]["outputs"]
+    []
+    """
+    notebook = json.loads(text)
+    for cell in notebook["cells"]:
+        if MEASURED_TAG in cell.get("metadata", {}).get("tags", []):
+            cell["outputs"] = []
+    return notebook

@@ -28,7 +28,14 @@ from _catalogues import (
     untranslated_on_pages,
 )
 from _fixture_site import OFFLINE, Build, build, inject, make_site
-from _site import LANGUAGES, SOURCE_LANGUAGE, TRANSLATIONS, pages, without_measured_outputs
+from _site import (
+    LANGUAGES,
+    SOURCE_LANGUAGE,
+    TRANSLATIONS,
+    notebook_without_measured_outputs,
+    pages,
+    without_measured_outputs,
+)
 from bs4 import BeautifulSoup
 
 pytestmark = pytest.mark.faults
@@ -182,11 +189,19 @@ def test_two_clean_builds_give_the_same_site_apart_from_measured_timings(
 
     assert site_files(first) == site_files(second)
     differ = [name for name in site_files(first) if not filecmp.cmp(first / name, second / name)]
-    # The measured cell printed a different timing, and nothing else differs.
-    assert differ == [f"{lang}/index.html" for lang in LANGUAGES]
+    # The measured cell printed a different timing (on the page and in its downloaded
+    # notebook), and nothing else differs.
+    assert differ == sorted(
+        f"{lang}/{name}" for lang in LANGUAGES for name in ("index.html", "_sources/index.ipynb")
+    )
     for name in differ:
         one, two = ((site / name).read_text(encoding="utf-8") for site in (first, second))
-        assert without_measured_outputs(one) == without_measured_outputs(two), name
+        if name.endswith(".ipynb"):
+            assert notebook_without_measured_outputs(one) == notebook_without_measured_outputs(
+                two
+            ), name
+        else:
+            assert without_measured_outputs(one) == without_measured_outputs(two), name
 
 
 # --- faults in the build -------------------------------------------------------------------

@@ -22,13 +22,33 @@ def cells(row: Tag) -> list[str]:
     return [cell.get_text(" ", strip=True) for cell in row.select("th, td")]
 
 
+def data_rows(table: Tag) -> list[tuple[list[str], Tag]]:
+    """Each measured row with its settings: its block's (module mode, grad mode), its own."""
+    found = []
+    block: list[str] = []
+    for row in table.select("tbody tr"):
+        if "matrix-block" in (row.get("class") or []):
+            block = [code.get_text() for code in row.select("code")]
+        else:
+            found.append(([*block, *cells(row)[:1]], row))
+    return found
+
+
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_every_cell_is_the_measured_value(site: BuiltSite, lang: str) -> None:
-    rows = matrix_table(site, lang).select("tbody tr")
+    table = matrix_table(site, lang)
+    rows = data_rows(table)
     measured = behaviour_matrix()
     assert len(rows) == len(measured) == 12
-    for row, seen in zip(rows, measured, strict=True):
-        values = cells(row)[3:]
+    assert len(table.select("tbody tr.matrix-block")) == 6  # 2 module modes x 3 grad modes
+    grad_modes = {"grad": "enable_grad()", "no_grad": "no_grad()"}
+    for (settings, row), seen in zip(rows, measured, strict=True):
+        assert settings == [
+            "model.train()" if seen.training else "model.eval()",
+            grad_modes.get(seen.grad_mode, f"{seen.grad_mode}()"),
+            str(seen.requires_grad),
+        ]
+        values = cells(row)[1:]
         assert values == [
             str(seen.dropout_active),
             str(seen.bn_stats_updated),
@@ -39,7 +59,9 @@ def test_every_cell_is_the_measured_value(site: BuiltSite, lang: str) -> None:
         ]
         for cell in row.select(".matrix-bool"):  # the visual mark follows the value
             assert f"matrix-{cell.get_text().lower()}" in cell["class"]
-        assert len(row.select("th.stub")) == 3  # the settings are row headers
+        assert len(row.select("th.stub")) == 1  # the row's own setting is its header
+    for block in table.select("tbody tr.matrix-block"):
+        assert [cell.get("colspan") for cell in block.select("th, td")] == ["7"]
 
 
 @pytest.mark.parametrize("lang", TRANSLATIONS)
@@ -54,7 +76,7 @@ def test_headers_are_translated_and_values_are_shared(site: BuiltSite, lang: str
         if source_row.parent.name == "thead"
         for english, other in zip(cells(source_row), cells(row), strict=True)
     ]
-    assert len(headers) == 2 + 9  # the two groups, then one header per column
+    assert len(headers) == 2 + 7  # the two groups, then one header per column
     assert [english for english, other in headers if english == other] == []
     assert translated.caption is not None and source.caption is not None
     assert translated.caption.get_text() != source.caption.get_text()

@@ -23,10 +23,10 @@ from evidence_cache import package_sources
 from gradmodes import MatrixRow, behaviour_matrix, grad_context
 
 # The table's columns: a MatrixRow field and its header (English MyST source, translated
-# through the page's catalogue). The first SETTINGS columns say what was set.
+# through the page's catalogue). The first SETTINGS fields say what was set: the module mode
+# and the grad mode head a block of rows (one row spanning the table), the parameters'
+# requires_grad is each row's header.
 HEADERS = {
-    "training": "Module mode",
-    "grad_mode": "Grad mode",
     "requires_grad": "Parameters' `requires_grad`",
     "dropout_active": "Dropout active",
     "bn_stats_updated": "BatchNorm statistics updated",
@@ -35,7 +35,8 @@ HEADERS = {
     "saved_storage_bytes": "Distinct storage bytes kept for backward",
     "backward_ok": "`backward()` possible",
 }
-SETTINGS = 3
+BLOCK = ("training", "grad_mode")  # the settings each block of rows shares
+SETTINGS = 1  # columns of settings (row headers) after the block's
 GROUPS = ("Setting", "What one forward and backward pass did")
 CAPTION = (
     "The behaviour matrix of `SimpleModel` on a batch of 16, measured while this page was built"
@@ -64,31 +65,36 @@ def setting_text(field: str, value: object) -> str:
 
 
 class BehaviourMatrix(SphinxDirective):
-    """Render ``behaviour_matrix()``: one row per setting, its settings as row headers."""
+    """Render ``behaviour_matrix()``: a block of rows per module mode and grad mode (headed
+    by a row that spans the table), one row per ``requires_grad`` in each, as row header.
+
+    Seven columns, not nine, so that the table fits the page's column on a desktop.
+    """
 
     def run(self) -> list[nodes.Node]:
         for path in package_sources().values():
             self.env.note_dependency(str(path))
         names = [field.name for field in fields(MatrixRow)]
-        if sorted(names) != sorted(HEADERS):
+        if sorted(names) != sorted([*BLOCK, *HEADERS]):
             raise self.error(f"behaviour-matrix: headers {sorted(HEADERS)} != fields {names}")
+        columns = [name for name in names if name not in BLOCK]
         rows = measured()
 
         # colwidths-auto: the browser sizes the columns (no fixed widths from Sphinx).
         table = nodes.table(classes=["behaviour-matrix", "colwidths-auto"])
         table += self._translatable(nodes.title, CAPTION)
-        group = nodes.tgroup(cols=len(names))
+        group = nodes.tgroup(cols=len(columns))
         table += group
-        for i, _ in enumerate(names):
+        for i, _ in enumerate(columns):
             group += nodes.colspec(colwidth=1, stub=int(i < SETTINGS))
         head = nodes.thead()
         group += head
         groups = nodes.row()
-        for text, width in zip(GROUPS, (SETTINGS, len(names) - SETTINGS), strict=True):
+        for text, width in zip(GROUPS, (SETTINGS, len(columns) - SETTINGS), strict=True):
             groups += nodes.entry("", self._translatable(nodes.paragraph, text), morecols=width - 1)
         head += groups
         titles = nodes.row()
-        for name in names:
+        for name in columns:
             titles += nodes.entry("", self._translatable(nodes.paragraph, HEADERS[name]))
         head += titles
 
@@ -96,13 +102,23 @@ class BehaviourMatrix(SphinxDirective):
         group += body
         previous: MatrixRow | None = None
         for row in rows:
-            # Every row repeats its settings (row headers); a class marks where the module
-            # mode or the grad mode changes, for a visible border between the blocks.
-            line = nodes.row(classes=_block_classes(previous, row))
-            for name in names[:SETTINGS]:
+            if previous is None or _block(previous) != _block(row):
+                # The block's settings, as code, in one row header across the table; a class
+                # marks where the module mode or the grad mode changes (a visible border).
+                heading = nodes.row(classes=["matrix-block", *_block_classes(previous, row)])
+                codes = [setting_text(name, getattr(row, name)) for name in BLOCK]
+                cell = nodes.paragraph()
+                for i, code in enumerate(codes):
+                    if i:
+                        cell += nodes.Text(" · ")
+                    cell += nodes.literal(code, code)
+                heading += nodes.entry("", cell, morecols=len(columns) - 1)
+                body += heading
+            line = nodes.row()
+            for name in columns[:SETTINGS]:
                 text = setting_text(name, getattr(row, name))
                 line += nodes.entry("", nodes.paragraph("", "", nodes.literal(text, text)))
-            for name in names[SETTINGS:]:
+            for name in columns[SETTINGS:]:
                 line += nodes.entry("", nodes.paragraph("", "", _value(getattr(row, name))))
             body += line
             previous = row
@@ -115,6 +131,10 @@ class BehaviourMatrix(SphinxDirective):
         node = node_class(source, "", *inline, *messages)
         node.source, node.line = self.get_source_info()
         return node
+
+
+def _block(row: MatrixRow) -> tuple[object, ...]:
+    return tuple(getattr(row, name) for name in BLOCK)
 
 
 def _block_classes(previous: MatrixRow | None, row: MatrixRow) -> list[str]:

@@ -29,6 +29,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+# Playwright starts headless Chromium with --hide-scrollbars: test_fit.py checks that code
+# blocks show their scrollbar, and a desktop reader's scrollbar takes room from the page.
+CHROMIUM_IGNORED = ["--hide-scrollbars"]
 
 
 def chromium_executable() -> str | None:

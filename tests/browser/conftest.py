@@ -19,6 +19,7 @@ import pytest
 from _browser import (
     AXE,
     CHROMIUM_ARGS,
+    CHROMIUM_IGNORED,
     DESKTOP,
     HERE,
     NOT_FOUND,
@@ -78,7 +79,10 @@ def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
         try:
             chromium = playwright.chromium.launch(
-                executable_path=executable, headless=True, args=CHROMIUM_ARGS
+                executable_path=executable,
+                headless=True,
+                args=CHROMIUM_ARGS,
+                ignore_default_args=CHROMIUM_IGNORED,
             )
         except Error as problem:
             pytest.fail(f"{executable or OWN} does not start: {problem}\n{HOW_TO}")
