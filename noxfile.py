@@ -18,10 +18,22 @@ PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
 # The torch requirement, installed before anything else so that no other requirement pulls
 # a (multi-GB) CUDA build. Point pip at a CPU-only index to get a CPU build (README.md).
 TORCH = os.environ.get("GRADMODES_TORCH", "torch==2.13.0")
-# Test modules about the site: they need the docs toolchain, not another torch.
+# Test modules about the site and its extensions: they need the docs toolchain (Sphinx,
+# myst-nb, Chromium), not another torch; the tests session runs them.
 SITE_TESTS = [
-    f"tests/{name}.py"
-    for name in ("test_site", "test_translations", "test_faults", "_catalogues", "_fixture_site")
+    *(
+        f"tests/{name}.py"
+        for name in (
+            "test_site",
+            "test_translations",
+            "test_faults",
+            "test_evidence_cache",
+            "test_evidence_page",
+            "_catalogues",
+            "_fixture_site",
+        )
+    ),
+    "tests/browser",
 ]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import NamedTuple
 
 import pytest
@@ -11,6 +13,7 @@ from gradmodes.__main__ import main
 from gradmodes.claims import Claim, Observer, all_claims
 from gradmodes.claims import _registry as registry
 from gradmodes.matrix import behaviour_matrix, format_matrix
+from gradmodes.records import read_record
 
 
 def test_check_without_ids_checks_every_claim(capsys: pytest.CaptureFixture[str]) -> None:
@@ -162,3 +165,41 @@ def test_help_exits_0_and_explains(
 ) -> None:
     assert main(argv) == 0
     assert fragment in " ".join(capsys.readouterr().out.split())
+
+
+def test_check_record_writes_one_record_of_this_environment_into_the_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["check", "--record", str(tmp_path / "evidence"), "eval.flag", "ng.outputs"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    [path] = (tmp_path / "evidence").iterdir()
+    assert out[-1] == f"record: {path}"
+    assert [line.split() for line in out[1:-2]] == [
+        ["eval.flag", "verified", "cpu"],
+        ["ng.outputs", "verified", "cpu"],
+    ]
+    made = read_record(path)
+    assert made.environment.torch == torch.__version__
+    assert {key: entry.status for key, entry in made.claims.items()} == {
+        "eval.flag": "verified",
+        "ng.outputs": "verified",
+    }
+
+
+@pytest.mark.usefixtures("broken_claims")
+def test_check_json_prints_the_record_and_keeps_going_past_a_false_claim(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["check", "--json", "test.false", "eval.flag", "test.crash"]) == 1
+    captured = capsys.readouterr()
+    printed = json.loads(captured.out)
+    assert {key: entry["status"] for key, entry in printed["claims"].items()} == {
+        "test.false": "false",
+        "eval.flag": "verified",
+        "test.crash": "false",
+    }
+    assert printed["claims"]["test.false"]["observations"] == [["1 + 1", "2"]]
+    assert captured.err.splitlines() == [
+        "FAILED test.false: claim 'test.false' is false: 1 + 1: expected 3, observed 2",
+        "FAILED test.crash: ZeroDivisionError: division by zero",
+    ]

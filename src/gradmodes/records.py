@@ -41,6 +41,7 @@ from gradmodes.claims._registry import Observer
 
 __all__ = [
     "FORMAT",
+    "BadRecord",
     "ClaimResult",
     "Environment",
     "Record",
@@ -52,6 +53,7 @@ __all__ = [
     "read_record",
     "record_name",
     "status_of",
+    "uses",
     "write_record",
 ]
 
@@ -106,6 +108,8 @@ def uses(registered: Claim) -> list[str]:
     >>> "gradmodes.probes.observe" in names, "gradmodes.claims._common.deterministic" in names
     (True, True)
     """
+    if not isinstance(registered, Claim):
+        raise TypeError(f"uses() takes a registered Claim, got {registered!r}")
     return sorted(name for name, _ in _dependencies(registered))
 
 
@@ -352,7 +356,7 @@ def current_environment() -> Environment:
     )
 
 
-def check_claim(registered: Claim) -> ClaimResult:
+def _check_claim(registered: Claim) -> ClaimResult:
     """Check one claim and keep its outcome, false or not (a crashing check is false too)."""
     stamp = fingerprint(registered)
     try:
@@ -374,7 +378,7 @@ def make_record(claims: Iterable[Claim] | None = None) -> Record:
     for registered in chosen:
         if not isinstance(registered, Claim):
             raise TypeError(f"make_record() takes registered Claims, got {registered!r}")
-    return Record(current_environment(), {c.id: check_claim(c) for c in chosen})
+    return Record(current_environment(), {c.id: _check_claim(c) for c in chosen})
 
 
 def record_name(environment: Environment) -> str:
@@ -387,6 +391,8 @@ def record_name(environment: Environment) -> str:
     >>> record_name(Environment(**{**env.__dict__, "cuda_devices": ("NVIDIA H100 (sm 9.0)",)}))
     'torch-2.1.2+cu121-py3.11-linux-x86_64-nvidia-h100.json'
     """
+    if not isinstance(environment, Environment):
+        raise TypeError(f"record_name() takes an Environment, got {environment!r}")
     python = ".".join(environment.python.split(".")[:2])
     parts = ["torch", environment.torch, f"py{python}", *environment.platform.split()]
     if environment.cuda_devices:
@@ -468,6 +474,8 @@ def status_of(record: Record, registered: Claim, current: str | None = None) -> 
 
     ``current`` is the claim's :func:`fingerprint` (computed if not given).
     """
+    if not isinstance(record, Record) or not isinstance(registered, Claim):
+        raise TypeError(f"status_of() takes a Record and a Claim, got {record!r}, {registered!r}")
     entry = record.claims.get(registered.id)
     if entry is None:
         return "not-recorded"
@@ -481,9 +489,12 @@ def contradictions(records: Iterable[Record], claims: Iterable[Claim] | None = N
     false inside its range, or verified where the claim says it does not apply.
     """
     chosen = all_claims() if claims is None else list(claims)
+    given = list(records)
+    if not all(isinstance(record, Record) for record in given):
+        raise TypeError(f"contradictions() takes Records (load_records()), got {given!r}")
     stamps = {c.id: fingerprint(c) for c in chosen}
     found: list[str] = []
-    for record in records:
+    for record in given:
         version = record.environment.torch
         where = record.path.name if record.path else f"torch {version}"
         for registered in chosen:
