@@ -29,6 +29,7 @@ SITE_TESTS = [
             "test_faults",
             "test_evidence_cache",
             "test_evidence_page",
+            "test_gpu_build",
             "_catalogues",
             "_fixture_site",
         )
@@ -264,7 +265,7 @@ def torch_versions(session: nox.Session) -> None:
                 "tests",
                 "src/gradmodes",
                 "-m",
-                "not site and not faults",
+                "not site and not faults and not fixture",
                 "-p",
                 "no:cacheprovider",
                 *ignore,

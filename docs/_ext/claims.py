@@ -305,7 +305,6 @@ class ClaimEntries(SphinxDirective):
     def run(self) -> list[nodes.Node]:
         import evidence  # docs/_ext/evidence.py (it imports this module)
 
-        text = labels(self.env)
         outcomes = {}
         by_topic: dict[str, list[Claim]] = {}
         for claim in in_scope(self.config):
@@ -351,7 +350,9 @@ class ClaimEntries(SphinxDirective):
         box += statuses
         return box
 
-    def _entry(self, claim: Claim, found: Evidence | None, status: str, evidence: Any) -> nodes.Node:
+    def _entry(
+        self, claim: Claim, found: Evidence | None, status: str, evidence: Any
+    ) -> nodes.Node:
         text = labels(self.env)
         entry = nodes.container(ids=[f"claim-{claim.id}"], classes=["claim-entry"])
         head = nodes.paragraph(classes=["claim-entry-head"])

@@ -158,7 +158,7 @@ class EvidenceEnvironments(SphinxDirective):
             head += nodes.Text(f" · Python {env.python} · {env.platform}")
             box += head
             devices = ", ".join(env.cuda_devices) or text["rec-no-devices"]
-            build = env.torch_cuda and f"CUDA {env.torch_cuda}" or "CPU"
+            build = f"CUDA {env.torch_cuda}" if env.torch_cuda else "CPU"
             facts = [
                 (text["rec-torch-git"], env.torch_git),
                 (text["rec-build"], build),
@@ -214,7 +214,9 @@ class EvidenceMatrix(SphinxDirective):
             out.append(self._table(found, claims, verification))
         return out
 
-    def _table(self, found: tuple[Record, ...], claims: list[Claim], verification: str) -> nodes.table:
+    def _table(
+        self, found: tuple[Record, ...], claims: list[Claim], verification: str
+    ) -> nodes.table:
         text = labels(self.env)
         table = nodes.table(classes=["evidence-matrix"])
         group = nodes.tgroup(cols=len(found) + 1)

@@ -14,6 +14,7 @@ from gradmodes.claims import (  # noqa: F401
     inference_mode,
     no_grad,
     performance,
+    releases,
     requires_grad,
 )
 from gradmodes.claims._registry import (
