@@ -284,6 +284,13 @@ class ClaimRole(SphinxRole):
         return [claim_mark(claim_id=claim_id, status=status)], []
 
 
+def fixed(node: nodes.Element) -> nodes.Element:
+    """Mark a node whose text comes from ``LABELS``, in the page's language already, as not
+    for the catalogues."""
+    node["translatable"] = False
+    return node
+
+
 def topic_of(claim_id: str) -> str:
     """A claim's topic: its id's prefix (``eval`` for ``eval.flag``)."""
     return claim_id.partition(".")[0]
@@ -314,7 +321,7 @@ class ClaimEntries(SphinxDirective):
         out: list[nodes.Node] = [self._contents(by_topic, status)]
         for topic, claims in by_topic.items():
             section = nodes.section(ids=[f"topic-{topic}"], classes=["claim-topic"])
-            section += nodes.title("", topic_title(self.env, topic))
+            section += fixed(nodes.title("", topic_title(self.env, topic)))
             for claim in claims:
                 section += self._entry(claim, outcomes[claim.id], status[claim.id], evidence)
             out.append(section)
@@ -324,14 +331,14 @@ class ClaimEntries(SphinxDirective):
         """Links to each topic and, for each status, to the claims that have it."""
         text = labels(self.env)
         box = nodes.container(classes=["claim-contents"])
-        topics = nodes.paragraph("", "", nodes.strong("", text["topics"] + ": "))
+        topics = fixed(nodes.paragraph("", "", nodes.strong("", text["topics"] + ": ")))
         for i, (topic, claims) in enumerate(by_topic.items()):
             if i:
                 topics += nodes.Text(" · ")
             name = f"{topic_title(self.env, topic)} ({len(claims)})"
             topics += nodes.reference("", name, refuri=f"#topic-{topic}")
         box += topics
-        box += nodes.paragraph("", "", nodes.strong("", text["statuses"] + ":"))
+        box += fixed(nodes.paragraph("", "", nodes.strong("", text["statuses"] + ":")))
         statuses = nodes.bullet_list(classes=["claim-statuses"])
         for state in STATUS_ORDER:
             ids = [claim_id for claim_id, seen in status.items() if seen == state]
@@ -366,9 +373,9 @@ class ClaimEntries(SphinxDirective):
         torch_range = (
             nodes.paragraph("", "", nodes.literal(claim.torch_versions, claim.torch_versions))
             if claim.torch_versions
-            else nodes.paragraph("", text["range-all"])
+            else fixed(nodes.paragraph("", text["range-all"]))
         )
-        build = nodes.paragraph("", "", claim_mark(claim_id="", status=status, here=True))
+        build = fixed(nodes.paragraph("", "", claim_mark(claim_id="", status=status, here=True)))
         build += nodes.Text(f" torch {version}")
         rows = [
             (text["this-build"], build),
@@ -379,7 +386,7 @@ class ClaimEntries(SphinxDirective):
         ]
         for name, body in rows:
             field = nodes.field()
-            field += nodes.field_name("", name)
+            field += fixed(nodes.field_name("", name))
             field += nodes.field_body("", body)
             facts += field
         entry += facts

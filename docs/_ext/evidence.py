@@ -27,7 +27,7 @@ from sphinx.application import Sphinx
 from sphinx.environment import BuildEnvironment
 from sphinx.util.docutils import SphinxDirective
 
-from claims import VERIFICATION_PAGE, in_scope, labels, topic_of, topic_title
+from claims import VERIFICATION_PAGE, fixed, in_scope, labels, topic_of, topic_title
 from gradmodes.claims import Claim
 from gradmodes.records import Record, fingerprint, load_records, status_of
 
@@ -116,7 +116,7 @@ def record_row(env: BuildEnvironment, claim: Claim) -> nodes.Node:
     found = records(env)
     text = labels(env)
     if not found:
-        return nodes.paragraph("", text["rec-none"])
+        return fixed(nodes.paragraph("", text["rec-none"]))
     page = _uri(env, EVIDENCE_PAGE)
     items = nodes.bullet_list(classes=["record-row"])
     for record in found:
@@ -125,7 +125,7 @@ def record_row(env: BuildEnvironment, claim: Claim) -> nodes.Node:
         link = nodes.reference("", "", refuri=f"{page}#{anchor(record)}")
         link += nodes.Text(f"{label} ")
         link += status_cell(env, status, f"{label}: ")
-        items += nodes.list_item("", nodes.paragraph("", "", link))
+        items += nodes.list_item("", fixed(nodes.paragraph("", "", link)))
     return items
 
 
@@ -147,13 +147,13 @@ class EvidenceEnvironments(SphinxDirective):
         text = labels(self.env)
         found = records(self.env)
         if not found:
-            return [nodes.paragraph("", text["rec-none"])]
+            return [fixed(nodes.paragraph("", text["rec-none"]))]
         claims = in_scope(self.config)
         out: list[nodes.Node] = []
         for record in found:
             env = record.environment
             box = nodes.container(ids=[anchor(record)], classes=["record-environment"])
-            head = nodes.paragraph(classes=["record-head"])
+            head = fixed(nodes.paragraph(classes=["record-head"]))
             head += nodes.strong("", f"torch {env.torch}")
             head += nodes.Text(f" · Python {env.python} · {env.platform}")
             box += head
@@ -171,13 +171,15 @@ class EvidenceEnvironments(SphinxDirective):
             ]
             items = nodes.bullet_list(classes=["record-facts"])
             for key, value in facts:
-                para = nodes.paragraph("", "", nodes.Text(f"{key}: "), nodes.literal(value, value))
+                para = fixed(
+                    nodes.paragraph("", "", nodes.Text(f"{key}: "), nodes.literal(value, value))
+                )
                 items += nodes.list_item("", para)
             counts: dict[str, int] = {}
             for claim in claims:
                 status = shown(record, claim)
                 counts[status] = counts.get(status, 0) + 1
-            summary = nodes.paragraph(classes=["record-counts"])
+            summary = fixed(nodes.paragraph(classes=["record-counts"]))
             for i, status in enumerate(s for s in SYMBOLS if counts.get(s)):
                 if i:
                     summary += nodes.Text(", ")
@@ -197,8 +199,8 @@ class EvidenceMatrix(SphinxDirective):
         text = labels(self.env)
         found = records(self.env)
         if not found:
-            return [nodes.paragraph("", text["rec-none"])]
-        legend = nodes.paragraph(classes=["record-legend"])
+            return [fixed(nodes.paragraph("", text["rec-none"]))]
+        legend = fixed(nodes.paragraph(classes=["record-legend"]))
         for i, status in enumerate(SYMBOLS):
             if i:
                 legend += nodes.Text(" · ")
@@ -210,7 +212,7 @@ class EvidenceMatrix(SphinxDirective):
         for claim in in_scope(self.config):
             by_topic.setdefault(topic_of(claim.id), []).append(claim)
         for topic, claims in by_topic.items():
-            out.append(nodes.rubric("", topic_title(self.env, topic)))
+            out.append(fixed(nodes.rubric("", topic_title(self.env, topic))))
             out.append(self._table(found, claims, verification))
         return out
 
@@ -226,7 +228,7 @@ class EvidenceMatrix(SphinxDirective):
             group += nodes.colspec(colwidth=3)
         head = nodes.thead()
         row = nodes.row()
-        row += nodes.entry("", nodes.paragraph("", text["id"]), classes=["claim-col"])
+        row += nodes.entry("", fixed(nodes.paragraph("", text["id"])), classes=["claim-col"])
         page = _uri(self.env, EVIDENCE_PAGE) if self.env.docname != EVIDENCE_PAGE else ""
         for record in found:
             label = short_label(record, found)
