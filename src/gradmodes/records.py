@@ -359,13 +359,14 @@ def current_environment() -> Environment:
 def _check_claim(registered: Claim) -> ClaimResult:
     """Check one claim and keep its outcome, false or not (a crashing check is false too)."""
     stamp = fingerprint(registered)
+    device = "cuda" if registered.needs_cuda else "cpu"
     try:
         evidence = registered.check()
     except ClaimFailed as failed:
         observations = tuple(getattr(failed, "observations", ()))
-        return ClaimResult("false", "cpu", stamp, observations, str(failed))
+        return ClaimResult("false", device, stamp, observations, str(failed))
     except Exception as exc:  # a check that crashes on this release: the claim is not shown
-        return ClaimResult("false", "cpu", stamp, (), f"{type(exc).__name__}: {exc}")
+        return ClaimResult("false", device, stamp, (), f"{type(exc).__name__}: {exc}")
     return ClaimResult(evidence.status, evidence.device, stamp, evidence.observations)
 
 
