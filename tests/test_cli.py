@@ -21,16 +21,23 @@ def test_check_without_ids_checks_every_claim(capsys: pytest.CaptureFixture[str]
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith(f"torch {torch.__version__}, Python ")
     lines = [line.split() for line in out[1:-1]]
-    # A CUDA-only claim runs on CUDA, and is not-run where there is none.
-    not_run = [c for c in all_claims() if c.needs_cuda and not torch.cuda.is_available()]
+    # A claim outside its torch range is not-applicable; a CUDA-only claim runs on CUDA,
+    # and is not-run where there is none.
+    outside = [c for c in all_claims() if not c.applies()]
+    not_run = [
+        c for c in all_claims() if c.needs_cuda and not torch.cuda.is_available() and c.applies()
+    ]
     assert lines == [
-        [claim.id, "not-run", "none"]
+        [claim.id, "not-applicable", "none"]
+        if claim in outside
+        else [claim.id, "not-run", "none"]
         if claim in not_run
         else [claim.id, "verified", "cuda" if claim.needs_cuda else "cpu"]
         for claim in all_claims()
     ]
-    verified = len(all_claims()) - len(not_run)
-    summary = f"{verified} verified" + (f", {len(not_run)} not-run" if not_run else "")
+    verified = len(all_claims()) - len(not_run) - len(outside)
+    counts = [(verified, "verified"), (len(not_run), "not-run"), (len(outside), "not-applicable")]
+    summary = ", ".join(f"{n} {status}" for n, status in counts if n)
     assert out[-1] == f"{len(all_claims())} claims: {summary}"
 
 
