@@ -23,17 +23,21 @@ PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
 TORCH_VERSION = "2.13.0"
 
 
+def torch_requirements(version: str, local: str) -> list[str]:
+    """Requirements for torch ``version`` with local tag ``local`` ("" or "+cpu"), and a
+    numpy it works with: torch before 2.3 was built against numpy 1."""
+    old = tuple(int(part) for part in version.split(".")[:2]) < (2, 3)
+    return [f"torch=={version}{local}", "numpy<2" if old else "numpy"]
+
+
 def cpu_torch(version: str) -> list[str]:
     """Requirements for a CPU-only build of torch ``version``, and a numpy it works with.
 
     On Linux and Windows the CPU builds carry the local version ``+cpu``: PyPI hosts none,
     so pip fails at once where no CPU index is configured, instead of fetching a CUDA build
-    of several GB. macOS wheels are CPU-only and carry no tag. torch before 2.3 was built
-    against numpy 1.
+    of several GB. macOS wheels are CPU-only and carry no tag.
     """
-    local = "" if sys.platform == "darwin" else "+cpu"
-    old = tuple(int(part) for part in version.split(".")[:2]) < (2, 3)
-    return [f"torch=={version}{local}", "numpy<2" if old else "numpy"]
+    return torch_requirements(version, "" if sys.platform == "darwin" else "+cpu")
 
 
 # The torch requirement, installed before anything else so that no other requirement pulls
@@ -44,25 +48,30 @@ TORCH = os.environ.get("GRADMODES_TORCH") or cpu_torch(TORCH_VERSION)[0]
 WORKERS = ["-n", "auto", "--dist", "loadgroup"]
 # pip's options that say where to find packages (pip_sources).
 PIP_SOURCES = ("index-url", "extra-index-url", "find-links")
-# The torch releases `nox -s torch_versions` checks: the oldest the package supports and the
-# one the site is built with, unless GRADMODES_TORCH_VERSIONS lists others ("2.1.2 2.4.1").
-TORCH_VERSIONS = os.environ.get("GRADMODES_TORCH_VERSIONS", "2.1.2 2.13.0").replace(",", " ")
-# Test modules about the site: they need the docs toolchain, not another torch.
+# Test modules about the site and its extensions: they need the docs toolchain (Sphinx,
+# myst-nb, Chromium), not another torch; the tests session runs them.
 SITE_TESTS = [
-    f"tests/{name}.py"
-    for name in (
-        "test_site",
-        "test_translations",
-        "test_faults",
-        "test_speedups",
-        "_catalogues",
-        "_fixture_site",
-        "test_site_i18n",
-        "test_code_comments",
-        "test_languages",
-        "test_glossary",
-        "_glossary",
-    )
+    *(
+        f"tests/{name}.py"
+        for name in (
+            "test_site",
+            "test_translations",
+            "test_faults",
+            "test_speedups",
+            "_catalogues",
+            "_fixture_site",
+            "test_site_i18n",
+            "test_code_comments",
+            "test_languages",
+            "test_glossary",
+            "_glossary",
+            "test_evidence_cache",
+            "test_evidence_page",
+            "test_gpu_build",
+            "test_code_width",
+        )
+    ),
+    "tests/browser",
 ]
 
 
@@ -159,21 +168,218 @@ def browser(session: nox.Session) -> None:
     session.run("pytest", "-m", "browser", *WORKERS, "tests/browser", *session.posargs)
 
 
-@nox.session
-@nox.parametrize("torch", TORCH_VERSIONS.split())
-def torch_versions(session: nox.Session, torch: str) -> None:
-    """Check every claim and run the unit tests against other torch releases (CPU builds).
+EVIDENCE = ROOT / "docs" / "_data" / "evidence"
+OLDEST_TORCH = (2, 1)  # the oldest release the package supports (pyproject: torch>=2.1)
+# Free disk space one release needs: its venv (PyPI's Linux build with its CUDA libraries is
+# about 4.7 GB installed), the downloads kept in pip's cache, and a margin.
+NEEDS_GB = {"cpu": 3, "default": 12}
 
-    Only CPU builds are installed (see ``cpu_torch``): a release for which pip finds none
-    stops the session at once rather than download a CUDA build of several GB. Choose the
-    releases with GRADMODES_TORCH_VERSIONS; the site tests need the docs toolchain and run
-    in ``tests`` only.
+
+def release_versions(listed: str) -> list[str]:
+    """The newest patch of every minor release from the oldest supported one, in ``listed``
+    (the output of ``pip index versions torch``, which the constraints pip is configured
+    with do not limit: see :func:`pip_torch_specifier`).
     """
-    install_torch(session, *cpu_torch(torch))
-    session.install("-e", ".", *nox.project.dependency_groups(PYPROJECT, "test", "export"))
-    session.run("python", "-m", "gradmodes", "check")
-    ignore = [f"--ignore={module}" for module in SITE_TESTS]
-    session.run("pytest", "-m", "not site and not faults", *ignore, *session.posargs)
+    from packaging.version import InvalidVersion, Version
+
+    line = next((ln for ln in listed.splitlines() if "versions:" in ln), "")
+    newest: dict[tuple[int, int], Version] = {}
+    for text in line.partition(":")[2].split(","):
+        try:
+            version = Version(text.strip())
+        except InvalidVersion:
+            continue
+        public = Version(version.public)
+        minor = (public.major, public.minor)
+        if minor >= OLDEST_TORCH and not public.is_prerelease:
+            newest[minor] = max(newest.get(minor, public), public)
+    return [str(newest[minor]) for minor in sorted(newest)]
+
+
+def pip_torch_specifier(session: nox.Session) -> str:
+    """The torch requirement of the constraint files pip is configured with ("" if none):
+    ``pip index`` lists releases those constraints would refuse."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    listed = session.run("python", "-m", "pip", "config", "list", silent=True, log=False)
+    files = [
+        value.strip().strip("'\"")
+        for key, _, value in (line.partition("=") for line in (listed or "").splitlines())
+        if key.strip().endswith(".constraint")
+    ]
+    files += os.environ.get("PIP_CONSTRAINT", "").split()
+    found = []
+    for name in files:
+        for item in name.split():
+            path = Path(item.removeprefix("file://"))
+            if not path.is_file():
+                continue
+            for text in path.read_text(encoding="utf-8").splitlines():
+                try:
+                    requirement = Requirement(text.split("#")[0].strip())
+                except InvalidRequirement:
+                    continue
+                if requirement.name == "torch":
+                    found.append(str(requirement.specifier))
+    return ",".join(spec for spec in found if spec)
+
+
+def venv_python(venv: Path) -> Path:
+    return venv / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
+
+
+def check_disk(session: nox.Session, folder: Path, build: str) -> None:
+    """Stop before a release whose venv and downloads would fill the disk."""
+    folder.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(folder).free / 1e9
+    need = NEEDS_GB[build]
+    session.log(f"disk: {free:.1f} GB free under {folder}, {need} GB needed for this release")
+    if free < need:
+        session.error(
+            f"only {free:.1f} GB free, {need} GB needed: free some space (pip's download "
+            "cache is `python -m pip cache dir`; `python -m pip cache purge` empties it)"
+        )
+
+
+VERSIONS_FLAGS = ("--record", "--default-build", "--resume", "--oldest", "--claims-only")
+
+
+def parse_versions_args(args: list[str]) -> tuple[set[str], list[str], list[str]]:
+    """``[FLAG ...] [VERSION ...] [-- PYTEST ARGS]``: the flags given, the releases, the
+    pytest arguments (``VERSIONS_FLAGS`` lists the flags)."""
+    flags: set[str] = set()
+    versions: list[str] = []
+    pytest_args: list[str] = []
+    for index, arg in enumerate(args):
+        if arg == "--":
+            pytest_args = args[index + 1 :]
+            break
+        if arg in VERSIONS_FLAGS:
+            flags.add(arg)
+        elif arg[:1].isdigit():
+            versions.append(arg)
+        else:
+            pytest_args = args[index:]
+            break
+    return flags, versions, pytest_args
+
+
+@nox.session
+def torch_versions(session: nox.Session) -> None:
+    """Check every claim and run the unit tests on other torch releases, one venv each.
+
+    nox -s torch_versions -- [FLAG ...] [VERSION ...] [-- ARGS]
+
+    VERSION: the releases (default: GRADMODES_TORCH_VERSIONS, else the newest patch of every
+    minor release from 2.1 to the newest pip can install here, from `pip index versions`).
+    --record: write each release's record into docs/_data/evidence/. --default-build: where
+    no CPU build is found, install PyPI's default build (on Linux a CUDA build, several GB
+    per release). --resume: skip releases whose record is newer than every package source.
+    --oldest: only the first of the default releases (what CI checks). --claims-only: check
+    the claims, not the unit tests. ARGS go to pytest. Each venv is deleted after its run;
+    pip's download cache is kept.
+    """
+    import time
+
+    session.install("packaging")
+    flags, versions, pytest_args = parse_versions_args(session.posargs)
+    record, default_build = "--record" in flags, "--default-build" in flags
+    resume, claims_only = "--resume" in flags, "--claims-only" in flags
+    listed = session.run(
+        "python", "-m", "pip", "index", "versions", "torch", silent=True, success_codes=[0, 1]
+    )
+    listed = listed if isinstance(listed, str) else ""
+    if not versions:
+        versions = os.environ.get("GRADMODES_TORCH_VERSIONS", "").replace(",", " ").split()
+    if not versions:
+        from packaging.specifiers import SpecifierSet
+
+        allowed = SpecifierSet(pip_torch_specifier(session))
+        versions = [v for v in release_versions(listed) if allowed.contains(v)]
+        if not versions:
+            session.error("pip lists no torch release: name them (nox -s torch_versions -- 2.1.2)")
+        if "--oldest" in flags:
+            versions = versions[:1]
+        session.log(f"releases (newest patch of each minor): {' '.join(versions)}")
+    available = set(listed.partition("versions:")[2].replace(" ", "").split(","))
+    newest_source = max(path.stat().st_mtime for path in (ROOT / "src").rglob("*.py"))
+    folder = ROOT / ".nox" / "torch_versions-venvs"
+    done: list[str] = []
+    failed: list[str] = []
+    for version in versions:
+        local = "" if sys.platform == "darwin" else "+cpu"
+        build = "cpu"
+        if local and f"{version}{local}" not in available:
+            if not default_build:
+                session.warn(
+                    f"torch {version}: pip finds no CPU build ({version}+cpu; see README.md, "
+                    "'CPU build'); --default-build installs PyPI's default build instead "
+                    "(on Linux a CUDA build: about 2.5 GB to download, 4.7 GB installed)"
+                )
+                failed.append(version)
+                continue
+            local, build = "", "default"
+        if resume and record and _record_is_newer(version, newest_source):
+            session.log(f"torch {version}: its record is newer than the sources: skipped")
+            done.append(version)
+            continue
+        venv = folder / f"torch-{version}"
+        shutil.rmtree(venv, ignore_errors=True)
+        check_disk(session, folder, build)
+        started = time.monotonic()
+        try:
+            if build == "default":
+                session.log(
+                    f"torch {version}: PyPI's default build. On Linux it is a CUDA build: "
+                    "about 2.5 GB to download (once: pip keeps it in its cache) and 4.7 GB "
+                    "installed; pip shows its progress"
+                )
+            session.run("python", "-m", "venv", str(venv))
+            python = str(venv_python(venv))
+            pip = [python, "-m", "pip", "install", "--progress-bar", "on"]
+            session.run(*pip, *torch_requirements(version, local), external=True)
+            test_group = nox.project.dependency_groups(PYPROJECT, "test", "export")
+            session.run(*pip, "-e", ".", *test_group, external=True)
+            check = [python, "-m", "gradmodes", "check"]
+            if record:
+                check += ["--record", str(EVIDENCE)]
+            # A false claim is reported (and recorded); the tests below say whether it counts.
+            session.run(*check, external=True, success_codes=[0, 1] if record else [0])
+            if claims_only:
+                done.append(version)
+                continue
+            ignore = [f"--ignore={module}" for module in SITE_TESTS]
+            session.run(
+                python,
+                "-m",
+                "pytest",
+                "tests",
+                "src/gradmodes",
+                "-m",
+                "not site and not faults and not fixture",
+                "-p",
+                "no:cacheprovider",
+                *ignore,
+                *pytest_args,
+                external=True,
+            )
+            done.append(version)
+        except nox.command.CommandFailed:
+            failed.append(version)
+        finally:
+            shutil.rmtree(venv, ignore_errors=True)
+            session.log(f"torch {version}: {time.monotonic() - started:.0f} s, venv removed")
+    session.log(f"passed: {' '.join(done) or '-'}; failed: {' '.join(failed) or '-'}")
+    if failed:
+        again = " ".join([*sorted(flags - {"--oldest", "--resume"}), *failed])
+        session.error(f"to run the failed releases again: nox -s torch_versions -- {again}")
+
+
+def _record_is_newer(version: str, newest_source: float) -> bool:
+    """Whether a record of torch ``version`` in docs/_data/evidence/ is newer than every source."""
+    return any(
+        path.stat().st_mtime > newest_source for path in EVIDENCE.glob(f"torch-{version}*.json")
+    )
 
 
 @nox.session

@@ -33,7 +33,8 @@ extensions = [
     "sphinx_design",
     "sphinx_copybutton",
     "sphinx.ext.autodoc",  # the API page documents gradmodes from its docstrings
-    "claims",  # docs/_ext/claims.py: the {claim} role and the verification table
+    "claims",  # docs/_ext/claims.py: the {claim} role and the verification page's entries
+    "evidence",  # docs/_ext/evidence.py: the recorded environments (_data/evidence/*.json)
     "matrix_table",  # docs/_ext/matrix_table.py: the {behaviour-matrix} table
     "site_i18n",  # docs/_ext/site_i18n.py: language switcher, alternate links, descriptions
     "ui_text",  # docs/_ext/ui_text.py: the interface text, from locale/<lang>/.../sphinx.po
@@ -55,7 +56,7 @@ parallel_min_pages = 4
 # A claim that no page cites is a warning (docs/_ext/claims.py), so -W fails the build.
 
 root_doc = "index"
-exclude_patterns = ["_build", "README.md", "locale"]
+exclude_patterns = ["_build", "README.md", "locale", "_data"]
 templates_path = ["_templates"]
 html_static_path = ["_static"]
 html_css_files = ["gradmodes.css"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from pathlib import Path
 from typing import NamedTuple
 
 import _onnx_models
@@ -37,6 +38,7 @@ from gradmodes import (
     onnx_dropout_training,
     onnx_ops,
     recorded_ops,
+    records,
     run_onnx,
     trainable_parameters,
     unfreeze,
@@ -346,6 +348,64 @@ REFUSED = [
 ]
 
 
+THIS_FILE = Path(__file__)  # a file where a record folder is expected
+MISSING = THIS_FILE.with_name("no-such-record")
+REFUSED += [
+    R(
+        "fingerprint",
+        "a claim id",
+        lambda: records.fingerprint("eval.flag"),
+        TypeError,
+        "a registered Claim",
+    ),
+    R(
+        "make_record",
+        "claim ids",
+        lambda: records.make_record(["eval.flag"]),
+        TypeError,
+        "registered Claims",
+    ),
+    R("record_name", "a dict", lambda: records.record_name({}), TypeError, "an Environment"),
+    R("write_record", "a dict", lambda: records.write_record({}, MISSING), TypeError, "a Record"),
+    R(
+        "write_record",
+        "a file as folder",
+        lambda: records.write_record(records.make_record([]), THIS_FILE),
+        NotADirectoryError,
+        "is a file",
+    ),
+    R(
+        "read_record",
+        "a missing file",
+        lambda: records.read_record(MISSING),
+        records.BadRecord,
+        "no-such-record: not a readable",
+    ),
+    R(
+        "load_records",
+        "a file as folder",
+        lambda: records.load_records(THIS_FILE),
+        NotADirectoryError,
+        "is a file",
+    ),
+    R(
+        "status_of",
+        "a claim id",
+        lambda: records.status_of(records.make_record([]), "eval.flag"),
+        TypeError,
+        "a Record and a Claim",
+    ),
+    R("uses", "a claim id", lambda: records.uses("eval.flag"), TypeError, "a registered Claim"),
+    R(
+        "contradictions",
+        "paths",
+        lambda: records.contradictions([MISSING]),
+        TypeError,
+        "takes Records",
+    ),
+]
+
+
 @pytest.mark.parametrize("case", REFUSED, ids=lambda c: f"{c.function}: {c.given}")
 def test_wrong_input_is_refused_with_a_clear_error(case: Refused) -> None:
     with pytest.raises(case.error, match=case.message):
@@ -426,6 +486,9 @@ ANSWERED = [
     A("recorded_ops", "an empty block", lambda: _recorded_nothing(), []),
     A("evaluating", "a model already in eval mode", lambda: _restored(mlp(4).eval()), False),
     A("watch_casts", "no tensors", lambda: _casts_of([]), 0),
+    A("make_record", "no claims", lambda: records.make_record([]).claims, {}),
+    A("load_records", "a missing folder", lambda: records.load_records(MISSING), []),
+    A("contradictions", "no records", lambda: records.contradictions([]), []),
 ]
 
 
@@ -455,6 +518,9 @@ USAGE = [
     Usage(["audit", "gradmodes.models:nope"], "'gradmodes.models' has no attribute 'nope'"),
     Usage(["audit", "json:loads"], "json:loads() raised TypeError: "),
     Usage(["audit", "os:getcwd"], "must return a model, (model, optimizer) or (model, "),
+    Usage(["check", "--record"], "argument --record: expected one argument"),
+    Usage(["check", "--record", __file__], f"--record {__file__}: not a folder"),
+    Usage(["check", "--json", "--device", "cpu", "eval.flg"], "unknown claim id 'eval.flg'"),
 ]
 
 
@@ -471,11 +537,17 @@ def public_functions() -> set[str]:
     api = {name: getattr(gradmodes, name) for name in gradmodes.__all__} | {
         name: getattr(gradmodes.claims, name) for name in gradmodes.claims.__all__
     }
-    return {
+    found = {
         name
         for name, value in api.items()
         if inspect.isfunction(value) and inspect.signature(value).parameters
     } | {"SimpleModel", "main"}
+    api = {name: getattr(records, name) for name in records.__all__}
+    return found | {
+        name
+        for name, value in api.items()
+        if inspect.isfunction(value) and inspect.signature(value).parameters
+    }
 
 
 def test_every_public_function_has_its_bad_input_cases() -> None:

@@ -77,6 +77,13 @@ def test_catalogue_claim_is_registered(claim_id: str) -> None:
 
 @pytest.mark.parametrize("claim_id", REGISTERED_IDS)
 def test_claim_verifies_on_cpu_with_observations(claim_id: str) -> None:
+    registered = get_claim(claim_id)
+    if not registered.applies():
+        # Outside its torch range a claim is never run; the claim for the other side of the
+        # change (claims/releases.py) is checked on this torch instead.
+        evidence = check(claim_id, "cpu")
+        assert (evidence.status, evidence.device) == ("not-applicable", "none")
+        return
     evidence = check(claim_id, "cpu")
     assert (evidence.claim_id, evidence.status, evidence.device) == (claim_id, "verified", "cpu")
     assert len(evidence.observations) >= 1

@@ -14,6 +14,7 @@ from gradmodes.__main__ import main
 from gradmodes.claims import Claim, Observer, all_claims
 from gradmodes.claims import _registry as registry
 from gradmodes.matrix import behaviour_matrix, format_matrix
+from gradmodes.records import read_record
 
 
 def test_check_without_ids_checks_every_claim(capsys: pytest.CaptureFixture[str]) -> None:
@@ -21,16 +22,23 @@ def test_check_without_ids_checks_every_claim(capsys: pytest.CaptureFixture[str]
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith(f"torch {torch.__version__}, Python ")
     lines = [line.split() for line in out[1:-1]]
-    # A CUDA-only claim runs on CUDA, and is not-run where there is none.
-    not_run = [c for c in all_claims() if c.needs_cuda and not torch.cuda.is_available()]
+    # A claim outside its torch range is not-applicable; a CUDA-only claim runs on CUDA,
+    # and is not-run where there is none.
+    outside = [c for c in all_claims() if not c.applies()]
+    not_run = [
+        c for c in all_claims() if c.needs_cuda and not torch.cuda.is_available() and c.applies()
+    ]
     assert lines == [
-        [claim.id, "not-run", "none"]
+        [claim.id, "not-applicable", "none"]
+        if claim in outside
+        else [claim.id, "not-run", "none"]
         if claim in not_run
         else [claim.id, "verified", "cuda" if claim.needs_cuda else "cpu"]
         for claim in all_claims()
     ]
-    verified = len(all_claims()) - len(not_run)
-    summary = f"{verified} verified" + (f", {len(not_run)} not-run" if not_run else "")
+    verified = len(all_claims()) - len(not_run) - len(outside)
+    counts = [(verified, "verified"), (len(not_run), "not-run"), (len(outside), "not-applicable")]
+    summary = ", ".join(f"{n} {status}" for n, status in counts if n)
     assert out[-1] == f"{len(all_claims())} claims: {summary}"
 
 
@@ -308,3 +316,41 @@ def test_audit_factory_errors_exit_2_and_say_why(
     captured = capsys.readouterr()
     assert message in captured.err
     assert captured.out == "", "no report"
+
+
+def test_check_record_writes_one_record_of_this_environment_into_the_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["check", "--record", str(tmp_path / "evidence"), "eval.flag", "ng.outputs"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    [path] = (tmp_path / "evidence").iterdir()
+    assert out[-1] == f"record: {path}"
+    assert [line.split() for line in out[1:-2]] == [
+        ["eval.flag", "verified", "cpu"],
+        ["ng.outputs", "verified", "cpu"],
+    ]
+    made = read_record(path)
+    assert made.environment.torch == torch.__version__
+    assert {key: entry.status for key, entry in made.claims.items()} == {
+        "eval.flag": "verified",
+        "ng.outputs": "verified",
+    }
+
+
+@pytest.mark.usefixtures("broken_claims")
+def test_check_json_prints_the_record_and_keeps_going_past_a_false_claim(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["check", "--json", "test.false", "eval.flag", "test.crash"]) == 1
+    captured = capsys.readouterr()
+    printed = json.loads(captured.out)
+    assert {key: entry["status"] for key, entry in printed["claims"].items()} == {
+        "test.false": "false",
+        "eval.flag": "verified",
+        "test.crash": "false",
+    }
+    assert printed["claims"]["test.false"]["observations"] == [["1 + 1", "2"]]
+    assert captured.err.splitlines() == [
+        "FAILED test.false: claim 'test.false' is false: 1 + 1: expected 3, observed 2",
+        "FAILED test.crash: ZeroDivisionError: division by zero",
+    ]

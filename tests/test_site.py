@@ -16,6 +16,7 @@ from sphinx.search import languages
 from sphinx.util import import_object
 
 from gradmodes.claims import all_claims
+from gradmodes.records import load_records
 
 pytestmark = pytest.mark.site
 VERIFICATION = "verification"
@@ -158,3 +159,49 @@ def test_copy_buttons_go_on_code_inputs_only(site: BuiltSite, lang: str) -> None
     targets = page.select(selector)
     assert len(targets) == len(page.select("div.cell_input"))
     assert all(t.find_parent("div", class_="cell_output") is None for t in targets)
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_each_claim_is_an_entry_grouped_by_topic_with_a_filter_of_plain_links(
+    site: BuiltSite, lang: str
+) -> None:
+    page = soup(site, lang, VERIFICATION)
+    entries = page.select(".claim-entry")
+    assert sorted(str(e["id"]).removeprefix("claim-") for e in entries) == sorted(
+        c.id for c in all_claims()
+    )
+    for entry in entries:
+        topic = entry.find_parent("section")
+        prefix = str(entry["id"]).removeprefix("claim-").split(".")[0]
+        assert topic is not None and topic["id"] == f"topic-{prefix}", entry["id"]
+        assert entry.select_one(".claim-statement").get_text(strip=True)
+        facts = entry.select(".claim-facts > dd")
+        assert len(facts) == 5, entry["id"]  # this build, range, cited by, records, evidence
+    contents = page.select_one(".claim-contents")
+    targets = {str(a["href"]) for a in contents.select("a")}
+    topics = {f"#{s['id']}" for s in page.select("section.claim-topic")}
+    assert topics <= targets and {f"#{e['id']}" for e in entries} <= targets
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_claim_mark_links_to_its_entry(site: BuiltSite, lang: str) -> None:
+    entries = {str(e["id"]) for e in soup(site, lang, VERIFICATION).select(".claim-entry")}
+    for page in pages():
+        for mark in marks(soup(site, lang, page)):
+            if mark.name == "a":
+                assert str(mark["href"]).split("#")[1] in entries, (page, mark["href"])
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_the_evidence_page_shows_every_claim_in_every_record(site: BuiltSite, lang: str) -> None:
+    recorded = load_records(DOCS / "_data" / "evidence")
+    page = soup(site, lang, "evidence")
+    rows = page.select(".evidence-matrix tbody tr")
+    assert sorted(r.select_one("code").get_text() for r in rows) == sorted(
+        c.id for c in all_claims()
+    )
+    assert all(len(r.select("abbr.rec")) == len(recorded) for r in rows)
+    assert len(page.select(".record-environment")) == len(recorded)
+    footer = soup(site, lang, "index").select_one(".checked-with").get_text(" ", strip=True)
+    if recorded:
+        assert recorded[0].environment.torch in footer and recorded[-1].environment.torch in footer

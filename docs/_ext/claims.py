@@ -3,9 +3,12 @@
 ``{claim}`eval.flag``` in a sentence or table cell runs the claim's check (once per
 build process) and renders a small mark linking to its evidence on the verification
 page. An unknown or false claim is an error naming the page and the claim, so a build
-with ``-W`` fails. The ``{claim-table}`` directive renders every claim in scope with
-its status, evidence and the pages citing it; ``{build-environment}`` names the torch,
-Python and device the claims were checked with, and every page's footer names the torch.
+with ``-W`` fails. The ``{claim-entries}`` directive renders every claim in scope as an
+entry (anchor ``claim-<id>``), grouped by topic (the id's prefix), with its status, torch
+range, the pages citing it, its recorded environments (``evidence.py``) and its evidence,
+after a table of contents of topics and statuses (plain links: no JavaScript needed);
+``{build-environment}`` names the torch, Python and device the claims were checked with,
+and every page's footer names the torch and the range of recorded releases.
 
 ``claims_scope`` (id prefixes, default ``[""]``: every registered claim) is the set of
 claims the site states: the table lists them, and one that no page cites is a warning
@@ -23,7 +26,6 @@ from __future__ import annotations
 import functools
 import platform
 import sys
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +81,34 @@ LABELS = {
         "otherwise."
     ),
     "checked-with": N_("Claims checked with torch {version}"),
+    "recorded-range": N_("recorded on torch {range}"),
+    "topics": N_("Topics"),
+    "statuses": N_("By status in this build"),
+    "torch-range": N_("torch releases"),
+    "range-all": N_("every release the package supports (torch 2.1 and later)"),
+    "this-build": N_("This build"),
+    "checked-on": N_("Recorded environments"),
+    "topic-eval": N_("model.eval() and train()"),
+    "topic-rg": N_("requires_grad: freezing parameters"),
+    "topic-ng": N_("no_grad, set_grad_enabled and enable_grad"),
+    "topic-im": N_("inference_mode"),
+    "topic-perf": N_("Memory and speed"),
+    "topic-x": N_("Switches combined"),
+    "topic-rel": N_("What changed between torch releases"),
+    "rec-verified": N_("verified"),
+    "rec-false": N_("false"),
+    "rec-not-applicable": N_("not applicable (outside the claim's torch range)"),
+    "rec-stale": N_("stale (the claim changed after this record)"),
+    "rec-not-run": N_("not run (needs a GPU)"),
+    "rec-not-recorded": N_("not recorded (the record predates the claim)"),
+    "rec-none": N_("No records yet."),
+    "rec-torch-git": N_("torch git revision"),
+    "rec-build": N_("build"),
+    "rec-os": N_("operating system"),
+    "rec-devices": N_("CUDA devices"),
+    "rec-no-devices": N_("none"),
+    "rec-date": N_("recorded"),
+    "rec-file": N_("record file"),
 }
 
 
@@ -206,42 +236,118 @@ class ClaimRole(SphinxRole):
         return [claim_mark(claim_id=claim_id, status=status)], []
 
 
-class ClaimTable(SphinxDirective):
-    """Every claim in scope: id, statement, status, evidence and citing pages."""
+def fixed(node: nodes.Element) -> nodes.Element:
+    """Mark a node whose text comes from ``LABELS``, in the page's language already, as not
+    for the catalogues."""
+    node["translatable"] = False
+    return node
+
+
+def topic_of(claim_id: str) -> str:
+    """A claim's topic: its id's prefix (``eval`` for ``eval.flag``)."""
+    return claim_id.partition(".")[0]
+
+
+def topic_title(env: BuildEnvironment, topic: str) -> str:
+    """The topic's name in the page's language (the prefix itself for a topic without one)."""
+    return labels(env).get(f"topic-{topic}", topic)
+
+
+STATUS_ORDER = ("verified", "not-run", "not-applicable", "failed")
+
+
+class ClaimEntries(SphinxDirective):
+    """Every claim in scope as an entry (anchor ``claim-<id>``), grouped by topic: statement,
+    status, torch range, citing pages, recorded environments and evidence. A table of
+    contents of topics and of statuses (plain links) comes first."""
 
     def run(self) -> list[nodes.Node]:
-        text = labels(self.env)
-        table = nodes.table(classes=["claim-table"])
-        group = nodes.tgroup(cols=4)
-        table += group
-        for width in (14, 40, 32, 14):
-            group += nodes.colspec(colwidth=width)
-        head = nodes.thead()
-        head += _row([nodes.Text(text[k]) for k in ("id", "statement", "evidence", "cited-by")])
-        group += head
-        body = nodes.tbody()
-        group += body
+        import evidence  # docs/_ext/evidence.py (it imports this module)
+
+        outcomes = {}
+        by_topic: dict[str, list[Claim]] = {}
         for claim in in_scope(self.config):
-            evidence = _outcome(self.env, claim.id, self.lineno)
-            status = evidence.status if evidence else "failed"
-            target = nodes.target(ids=[f"claim-{claim.id}"])
-            ident = nodes.paragraph("", "", target, nodes.literal(claim.id, claim.id))
-            ident += nodes.Text(" ")
-            ident += claim_mark(claim_id=claim.id, status=status, here=True)
-            body += _row(
-                [
-                    ident,
-                    self._statement(claim.statement),
-                    _evidence(evidence),
-                    cited_by(claim_id=claim.id),
-                ]
-            )
-        return [table]
+            outcomes[claim.id] = _outcome(self.env, claim.id, self.lineno)
+            by_topic.setdefault(topic_of(claim.id), []).append(claim)
+        status = {k: (e.status if e else "failed") for k, e in outcomes.items()}
+        out: list[nodes.Node] = [self._contents(by_topic, status)]
+        for topic, claims in by_topic.items():
+            section = nodes.section(ids=[f"topic-{topic}"], classes=["claim-topic"])
+            section += fixed(nodes.title("", topic_title(self.env, topic)))
+            for claim in claims:
+                section += self._entry(claim, outcomes[claim.id], status[claim.id], evidence)
+            out.append(section)
+        return out
+
+    def _contents(self, by_topic: dict[str, list[Claim]], status: dict[str, str]) -> nodes.Node:
+        """Links to each topic and, for each status, to the claims that have it."""
+        text = labels(self.env)
+        box = nodes.container(classes=["claim-contents"])
+        topics = fixed(nodes.paragraph("", "", nodes.strong("", text["topics"] + ": ")))
+        for i, (topic, claims) in enumerate(by_topic.items()):
+            if i:
+                topics += nodes.Text(" · ")
+            name = f"{topic_title(self.env, topic)} ({len(claims)})"
+            topics += nodes.reference("", name, refuri=f"#topic-{topic}")
+        box += topics
+        box += fixed(nodes.paragraph("", "", nodes.strong("", text["statuses"] + ":")))
+        statuses = nodes.bullet_list(classes=["claim-statuses"])
+        for state in STATUS_ORDER:
+            ids = [claim_id for claim_id, seen in status.items() if seen == state]
+            if not ids:
+                continue
+            item = nodes.paragraph()
+            item += claim_mark(claim_id="", status=state, here=True)
+            item += nodes.Text(f" ({len(ids)}): ")
+            for i, claim_id in enumerate(ids):
+                if i:
+                    item += nodes.Text(", ")
+                item += nodes.reference(
+                    "", "", nodes.literal(claim_id, claim_id), refuri=f"#claim-{claim_id}"
+                )
+            statuses += nodes.list_item("", item)
+        box += statuses
+        return box
+
+    def _entry(
+        self, claim: Claim, found: Evidence | None, status: str, evidence: Any
+    ) -> nodes.Node:
+        text = labels(self.env)
+        entry = nodes.container(ids=[f"claim-{claim.id}"], classes=["claim-entry"])
+        head = nodes.paragraph(classes=["claim-entry-head"])
+        head += nodes.literal(claim.id, claim.id)
+        head += nodes.Text(" ")
+        head += claim_mark(claim_id=claim.id, status=status, here=True)
+        entry += head
+        entry += self._statement(claim.statement)
+        facts = nodes.field_list(classes=["claim-facts"])
+        version = torch.__version__
+        torch_range = (
+            nodes.paragraph("", "", nodes.literal(claim.torch_versions, claim.torch_versions))
+            if claim.torch_versions
+            else fixed(nodes.paragraph("", text["range-all"]))
+        )
+        build = fixed(nodes.paragraph("", "", claim_mark(claim_id="", status=status, here=True)))
+        build += nodes.Text(f" torch {version}")
+        rows = [
+            (text["this-build"], build),
+            (text["torch-range"], torch_range),
+            (text["cited-by"], cited_by(claim_id=claim.id)),
+            (text["checked-on"], evidence.record_row(self.env, claim)),
+            (text["evidence"], _evidence(found)),
+        ]
+        for name, body in rows:
+            field = nodes.field()
+            field += fixed(nodes.field_name("", name))
+            field += nodes.field_body("", body)
+            facts += field
+        entry += facts
+        return entry
 
     def _statement(self, statement: str) -> nodes.paragraph:
         """A translatable paragraph: its msgid is the statement's MyST source."""
         inline, messages = self.state.inline_text(statement, self.lineno)
-        para = nodes.paragraph(statement, "", *inline, *messages)
+        para = nodes.paragraph(statement, "", *inline, *messages, classes=["claim-statement"])
         para.source, para.line = self.get_source_info()
         return para
 
@@ -280,15 +386,6 @@ def environment_facts() -> dict[str, str]:
         "device": device,
         "torch threads": str(torch.get_num_threads()),
     }
-
-
-def _row(cells: Iterable[nodes.Node]) -> nodes.row:
-    row = nodes.row()
-    for cell in cells:
-        entry = nodes.entry()
-        entry += cell if isinstance(cell, nodes.Element) else nodes.paragraph("", "", cell)
-        row += entry
-    return row
 
 
 def _evidence(evidence: Evidence | None) -> nodes.Node:
@@ -363,8 +460,15 @@ def footer_context(
     app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: Any
 ) -> None:
     """``checked_with``: the footer's sentence naming the torch the claims ran on."""
-    context["checked_with"] = labels(app.env)["checked-with"].format(version=torch.__version__)
+    import evidence  # docs/_ext/evidence.py (it imports this module)
+
+    text = labels(app.env)
+    context["checked_with"] = text["checked-with"].format(version=torch.__version__)
     context["checked_with_href"] = app.builder.get_relative_uri(pagename, VERIFICATION_PAGE)
+    recorded = evidence.recorded_range(app.env)
+    context["recorded"] = recorded and text["recorded-range"].format(range=recorded)
+    if recorded and evidence.EVIDENCE_PAGE in app.env.found_docs:
+        context["recorded_href"] = app.builder.get_relative_uri(pagename, evidence.EVIDENCE_PAGE)
 
 
 def init_env(app: Sphinx, env: BuildEnvironment, docnames: list[str]) -> None:
@@ -408,7 +512,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_node(claim_mark)
     app.add_node(cited_by)
     app.add_role("claim", ClaimRole())
-    app.add_directive("claim-table", ClaimTable)
+    app.add_directive("claim-entries", ClaimEntries)
     app.add_directive("build-environment", BuildEnvironmentTable)
     app.connect("builder-inited", init_cache)
     app.connect("env-before-read-docs", init_env)

@@ -18,11 +18,14 @@ import os
 import platform
 import sys
 import traceback
+from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
 
 import torch
 from torch import nn
 
+from gradmodes import records
 from gradmodes._rng import seeded
 from gradmodes.audit import Finding, audit
 from gradmodes.claims import Claim, ClaimFailed, UnknownClaim, all_claims, get_claim
@@ -38,6 +41,9 @@ examples:
   python -m gradmodes check                     check every claim on CPU
   python -m gradmodes check --device cuda       run them on your GPU
   python -m gradmodes check rg.memory im.faster check two claims
+  python -m gradmodes check --record DIR        and write this environment's record
+                                                into DIR (one JSON file)
+  python -m gradmodes check --json              print the record (JSON) instead
   python -m gradmodes list                      ids and statements
   python -m gradmodes matrix                    train/eval x grad mode x frozen
   python -m gradmodes audit train:build         audit what train.build() returns
@@ -79,6 +85,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.command == "matrix":
         return _matrix(args.device)
+    if args.record is not None or args.json:
+        if args.device != "cpu":
+            print(
+                "error: a record runs each claim where it runs by default (no --device)",
+                file=sys.stderr,
+            )
+            return 2
+        return _record(args.ids, args.record, args.json)
     return _check(args.ids, args.device)
 
 
@@ -98,6 +112,19 @@ def _parser() -> argparse.ArgumentParser:
         "per claim: id, status (verified, not-run, not-applicable, FAILED, ERROR) and device.",
     )
     check.add_argument("ids", nargs="*", metavar="ID", help="claim ids (default: all)")
+    check.add_argument(
+        "--record",
+        metavar="DIR",
+        type=Path,
+        help="write a record of this environment (torch, Python, platform, CPU, CUDA devices, "
+        "date, and each claim's status, observations and fingerprint) into DIR: see the "
+        "site's page 'Where the claims were checked'",
+    )
+    check.add_argument(
+        "--json",
+        action="store_true",
+        help="print that record as JSON on stdout (instead of the table)",
+    )
     _device_option(check, "run device-independent checks on DEVICE (default: cpu)")
     commands.add_parser("list", help="list the claim ids and statements")
     matrix = commands.add_parser(
@@ -146,6 +173,43 @@ def _check(ids: Sequence[str], device: str) -> int:
     for problem in problems:
         print(problem, file=sys.stderr)
     return 1 if problems else 0
+
+
+def _record(ids: Sequence[str], folder: Path | None, as_json: bool) -> int:
+    """Check the claims, print them (or the JSON record), write the record into ``folder``."""
+    try:
+        claims = [get_claim(claim_id) for claim_id in ids] if ids else all_claims()
+    except UnknownClaim as unknown:
+        print(f"error: {unknown} (see: python -m gradmodes list)", file=sys.stderr)
+        return 2
+    if folder is not None and folder.exists() and not folder.is_dir():
+        print(f"error: --record {folder}: not a folder", file=sys.stderr)
+        return 2
+    record = records.make_record(claims)
+    failures = [
+        f"FAILED {claim_id}: {result.failure}"
+        for claim_id, result in record.claims.items()
+        if result.status == "false"
+    ]
+    if as_json:
+        print(json.dumps(record.to_json(), ensure_ascii=False, indent=1))
+    else:
+        env = record.environment
+        print(f"torch {env.torch}, Python {env.python}")
+        width = max(len(claim_id) for claim_id in record.claims)
+        for claim_id, result in record.claims.items():
+            shown = "FAILED" if result.status == "false" else result.status
+            print(f"{claim_id:<{width}}  {shown:<8}  {result.device}")
+        counts = Counter(result.status for result in record.claims.values())
+        order = ("verified", "not-run", "not-applicable", "false")
+        summary = ", ".join(f"{counts[status]} {status}" for status in order if counts[status])
+        print(f"{len(claims)} claim{'s' if len(claims) != 1 else ''}: {summary}")
+    if folder is not None:
+        path = records.write_record(record, folder)
+        print(f"record: {path}", file=sys.stderr if as_json else sys.stdout)
+    for failure in failures:
+        print(failure, file=sys.stderr)
+    return 1 if failures else 0
 
 
 def _run(registered: Claim, device: str) -> tuple[str, str, str | None]:

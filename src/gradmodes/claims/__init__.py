@@ -26,6 +26,7 @@ from gradmodes.claims import (  # noqa: F401
     lora,
     no_grad,
     performance,
+    releases,
     requires_grad,
     versions,
 )

@@ -47,13 +47,24 @@ _REGISTRY: dict[str, Claim] = {}
 
 
 class ClaimFailed(AssertionError):
-    """A registered claim is false on this torch / device."""
+    """A registered claim is false on this torch / device.
 
-    def __init__(self, claim_id: str, what: str, expected: object, observed: object) -> None:
+    ``observations`` are those the check made up to the failure (the failing one last).
+    """
+
+    def __init__(
+        self,
+        claim_id: str,
+        what: str,
+        expected: object,
+        observed: object,
+        observations: tuple[tuple[str, str], ...] = (),
+    ) -> None:
         self.claim_id = claim_id
         self.what = what
         self.expected = expected
         self.observed = observed
+        self.observations = observations
         super().__init__(
             f"claim {claim_id!r} is false: {what}: expected {expected!r}, observed {observed!r}"
         )
@@ -105,7 +116,7 @@ class Observer:
         self.record(what, observed)
         self.expectations += 1
         if observed != expected:
-            raise ClaimFailed(self.claim_id, what, expected, observed)
+            raise self._failed(what, expected, observed)
 
     @contextmanager
     def expect_raises(self, what: str, error: type[BaseException], match: str) -> Iterator[None]:
@@ -117,9 +128,14 @@ class Observer:
             message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             self.record(what, f"{type(exc).__name__}: {message}")
             if match not in str(exc):
-                raise ClaimFailed(self.claim_id, what, match, str(exc)) from exc
+                raise self._failed(what, match, str(exc)) from exc
         else:
-            raise ClaimFailed(self.claim_id, what, f"{error.__name__}: {match}", "no error")
+            self.record(what, "no error")
+            raise self._failed(what, f"{error.__name__}: {match}", "no error")
+
+    def _failed(self, what: str, expected: object, observed: object) -> ClaimFailed:
+        observations = tuple(self.observations)
+        return ClaimFailed(self.claim_id, what, expected, observed, observations)
 
 
 @dataclass(frozen=True)
