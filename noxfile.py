@@ -344,7 +344,11 @@ def torch_versions(session: nox.Session) -> None:
             if record:
                 check += ["--record", str(EVIDENCE)]
             # A false claim is reported (and recorded); the tests below say whether it counts.
+            began = time.time()
             session.run(*check, external=True, success_codes=[0, 1] if record else [0])
+            if record and not _record_is_newer(version, began):  # exit 1: a crash, no record
+                session.warn(f"torch {version}: `gradmodes check` wrote no record")
+                raise nox.command.CommandFailed("no record")
             if claims_only:
                 done.append(version)
                 continue
@@ -375,11 +379,10 @@ def torch_versions(session: nox.Session) -> None:
         session.error(f"to run the failed releases again: nox -s torch_versions -- {again}")
 
 
-def _record_is_newer(version: str, newest_source: float) -> bool:
-    """Whether a record of torch ``version`` in docs/_data/evidence/ is newer than every source."""
-    return any(
-        path.stat().st_mtime > newest_source for path in EVIDENCE.glob(f"torch-{version}*.json")
-    )
+def _record_is_newer(version: str, since: float) -> bool:
+    """Whether a record of torch ``version`` in docs/_data/evidence/ was written after ``since``
+    (a time: the newest package source's, or when the check started)."""
+    return any(path.stat().st_mtime > since for path in EVIDENCE.glob(f"torch-{version}*.json"))
 
 
 @nox.session

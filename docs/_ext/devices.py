@@ -26,6 +26,7 @@ from docutils import nodes
 from sphinx import addnodes
 from sphinx.application import Sphinx
 from sphinx.config import Config
+from sphinx.environment import BuildEnvironment
 from sphinx.errors import ConfigError
 from sphinx.util import logging
 from sphinx.util.tags import Tags
@@ -105,13 +106,22 @@ def needs_cuda_block(node: nodes.Node, tags: Tags) -> bool:
     return False
 
 
+def recorded_as_verified(env: BuildEnvironment, claim_id: str) -> bool:
+    """Whether a record that is not stale shows the claim verified (the evidence page's)."""
+    from evidence import records, shown  # docs/_ext/evidence.py
+
+    claim = get_claim(claim_id)
+    return any(shown(record, claim) == "verified" for record in records(env))
+
+
 def check_unverified_citations(app: Sphinx, doctree: nodes.document) -> None:
     """Warn where a page states a claim that a build may show without having checked it.
 
     Runs on each page as read, in every builder and language: a CUDA-only claim cited
-    outside an ``{only} cuda`` block, or a claim that is neither verified nor (CUDA-only,
-    not run, inside such a block) is a warning naming the page and the claim. False and
-    unknown claims are reported by the claim role itself.
+    outside an ``{only} cuda`` block, or a claim that is neither verified, nor (CUDA-only,
+    not run) inside such a block, nor outside this torch's range and verified by a current
+    record of another release (``evidence.py``), is a warning naming the page and the claim.
+    False and unknown claims are reported by the claim role itself.
     """
     for mark in doctree.findall(claim_mark):
         if mark.get("here"):  # the verification table lists every claim with its status
@@ -126,6 +136,8 @@ def check_unverified_citations(app: Sphinx, doctree: nodes.document) -> None:
             problem = "is CUDA-only: cite it only inside an `{only} cuda` block"
         elif status in ("verified", "failed") or (status == "not-run" and guarded):
             continue
+        elif status == "not-applicable" and recorded_as_verified(app.env, claim_id):
+            continue  # outside this torch's range; a record of a release inside it proves it
         else:
             problem = f"is not checked in this build ({status}): a sentence must not state it"
         logger.warning(

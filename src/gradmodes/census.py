@@ -29,6 +29,7 @@ import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -219,7 +220,11 @@ def _self_attention() -> tuple[object, ...]:
 
 
 def _specs() -> tuple[Spec, ...]:
-    S = Spec
+    """The census's specs for the classes this torch has (an older torch lacks some)."""
+
+    def S(name: str, *args: Any, **kwargs: Any) -> Spec | None:
+        return Spec(name, *args, **kwargs) if isinstance(getattr(nn, name, None), type) else None
+
     x46, img, vol = randn(4, 6), randn(2, 3, 6, 6), randn(2, 3, 4, 4, 4)
     seq3 = randn(2, 3, 8)
     pairs, probs = randn(4, 6, count=2), _both(rand(4, 6), rand(4, 6))
@@ -381,7 +386,7 @@ def _specs() -> tuple[Spec, ...]:
         S("AdaptiveLogSoftmaxWithLoss", (8, 10, [4]), inputs=_both(randn(4, 8), ints(10, 4))),
         S("LinearCrossEntropyLoss", (6, 5), inputs=_both(randn(4, 6), ints(5, 4))),
     ]
-    return tuple(specs)
+    return tuple(spec for spec in specs if spec is not None)
 
 
 SPECS: tuple[Spec, ...] = _specs()

@@ -155,9 +155,12 @@ def _learn(key: str, check: Any) -> tuple[str, tuple[str, ...]]:
         module_name, _, name = key.rpartition(".")
         if obj is None and module_name in sys.modules:  # Observer, or a module constant
             obj = getattr(sys.modules[module_name], name, None)
-        namespace = vars(sys.modules[getattr(obj, "__module__", None) or module_name])
+        # A class or function is indexed where it is defined; a constant (a compiled
+        # pattern, a type alias) where it is assigned, whatever its own __module__ says.
+        defined = inspect.isclass(obj) or inspect.isfunction(obj)
+        namespace = vars(sys.modules[(defined and obj.__module__) or module_name])
         module_name = namespace["__name__"]
-        found = _module_index(module_name)[0].get(getattr(obj, "__qualname__", name))
+        found = _module_index(module_name)[0].get(obj.__qualname__ if defined else name)
         source = found if found is not None else _source(obj)
     used = tuple(sorted(set(_names_used(source, namespace)) - {_REGISTRATION}))
     _KNOWN[key] = (source, used)
@@ -471,7 +474,9 @@ def _order(record: Record) -> tuple[Any, ...]:
 
 
 def status_of(record: Record, registered: Claim, current: str | None = None) -> Shown:
-    """What ``record`` says of the claim as it stands: ``stale`` if the claim changed since.
+    """What ``record`` says of the claim as it stands: ``stale`` if the claim changed since,
+    unless the claim as it stands does not apply to the record's torch (its range excludes
+    it): then ``not-applicable``, which the claim says without any record.
 
     ``current`` is the claim's :func:`fingerprint` (computed if not given).
     """
@@ -481,7 +486,7 @@ def status_of(record: Record, registered: Claim, current: str | None = None) -> 
     if entry is None:
         return "not-recorded"
     if entry.fingerprint != (current or fingerprint(registered)):
-        return "stale"
+        return "stale" if registered.applies(record.environment.torch) else "not-applicable"
     return entry.status
 
 
