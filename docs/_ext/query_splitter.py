@@ -30,7 +30,7 @@ LENGTH_MARK = "/* MIN_LENGTH */"
 MIN_LENGTH = 2  # SearchJapanese.word_filter: a word is indexed if it is longer than one character
 
 
-def model() -> dict[str, Any]:
+def model(splitter: type[DefaultSplitter] = DefaultSplitter) -> dict[str, Any]:
     """The segmenter's model, as Sphinx's Python splitter holds it.
 
     ``types``: (character class, type) in the order the splitter tries them; ``BIAS``; and
@@ -42,10 +42,11 @@ def model() -> dict[str, Any]:
     """
     tables = {
         name.removesuffix("__"): value
-        for name, value in vars(DefaultSplitter).items()
+        for name in dir(splitter)
         if name.endswith("__") and not name.startswith("_")
+        for value in [getattr(splitter, name)]
     }
-    types = [[pattern.pattern, kind] for pattern, kind in DefaultSplitter.patterns_.items()]
+    types = [[pattern.pattern, kind] for pattern, kind in splitter.patterns_.items()]
     return {"types": types, **tables}
 
 
@@ -65,8 +66,9 @@ class SegmentedJapaneseSearch(SearchJapanese):
 
     def __init__(self, options: dict[str, str]) -> None:
         super().__init__(options)
-        if type(self.splitter) is not DefaultSplitter:
-            raise ExtensionError(
+        splitter = type(self.splitter)
+        if not issubclass(splitter, DefaultSplitter) or model(splitter) != model():
+            raise ExtensionError(  # a subclass with the same model splits the same way
                 f"html_search_options['type'] = {options.get('type')!r}: the search page can "
                 "split queries only as sphinx.search.ja.DefaultSplitter does (query_splitter.py)"
             )
