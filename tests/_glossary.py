@@ -119,7 +119,10 @@ HALF_WIDTH = [
     ("half-width '()' around Japanese", re.compile(rf"\([^()`]*[{JAPANESE}][^()`]*\)")),
     ("a half-width ':' after Japanese", re.compile(rf"[{JAPANESE}] ?:(?!//)")),
     ("a half-width '?' after Japanese", re.compile(rf"[{JAPANESE}]\?")),
-    ("italics on Japanese", re.compile(rf"(?<![*\w])\*(?![*\s])[^*\n]*[{JAPANESE}][^*\n]*(?<=\S)\*(?!\*)")),
+    (
+        "italics on Japanese",
+        re.compile(rf"(?<![*\w])\*(?![*\s])[^*\n]*[{JAPANESE}][^*\n]*(?<=\S)\*(?!\*)"),
+    ),
 ]
 RST_ROLE = re.compile(r":[\w:~-]+:`[^`]*`")
 

@@ -37,7 +37,7 @@ def test_every_exception_is_still_needed(lang: str) -> None:
 
 
 def test_japanese_prose_uses_full_width_punctuation_and_no_italics() -> None:
-    """「（）」「：」「？」 in Japanese prose, bold or 「」 instead of italics (GLOSSARY.md 表記)."""
+    """「（）」「：」「？」 in Japanese prose; bold or 「」, not italics (GLOSSARY.md 表記)."""
     problems = typography_uses(DOCS, "ja")
     assert problems == [], "\n".join(problems)
 
