@@ -111,6 +111,47 @@ def find_variants(text: str, rules: list[Rule]) -> list[Use]:
     return uses
 
 
+# Japanese letters and punctuation: kana, kanji, the iteration mark, 、。「」『』 and the
+# full-width （）： a half-width sign next to them should be full-width too.
+JAPANESE = "\u3040-\u30ff\u4e00-\u9fff\u3005\u3001\u3002\u300c-\u300f\uff08\uff09\uff1a"
+HALF_WIDTH = [
+    ("a half-width '(' after Japanese", re.compile(rf"[{JAPANESE}] ?\((?!\))")),
+    ("half-width '()' around Japanese", re.compile(rf"\([^()`]*[{JAPANESE}][^()`]*\)")),
+    ("a half-width ':' after Japanese", re.compile(rf"[{JAPANESE}] ?:(?!//)")),
+    ("a half-width '?' after Japanese", re.compile(rf"[{JAPANESE}]\?")),
+    (
+        "italics on Japanese",
+        re.compile(rf"(?<![*\w])\*(?![*\s])[^*\n]*[{JAPANESE}][^*\n]*(?<=\S)\*(?!\*)"),
+    ),
+]
+RST_ROLE = re.compile(r":[\w:~-]+:`[^`]*`")
+
+
+def typography_problems(text: str) -> list[str]:
+    """What in the prose of ``text`` breaks the Japanese typography rules of the glossary.
+
+    >>> typography_problems("凍結した層(ヘッド)は :func:`x` で戻せます。")
+    ["a half-width '(' after Japanese", "half-width '()' around Japanese"]
+    >>> typography_problems("*推論テンソル*です。違いは? `eval()` の後で `(1, C)`：")
+    ["a half-width '?' after Japanese", 'italics on Japanese']
+    >>> typography_problems("凍結（ヘッド）です：`f(x)` と eval() の後、Linear(10, 1) です。")
+    []
+    """
+    shown = prose(RST_ROLE.sub(" ", text))
+    return [name for name, pattern in HALF_WIDTH if pattern.search(shown)]
+
+
+def typography_uses(docs: Path, lang: str) -> list[str]:
+    """Every translation of ``lang`` whose prose breaks a typography rule."""
+    return [
+        f"{page}: {problem} in {message.string[:80]!r}"
+        for page, catalogue in catalogues(docs, lang).items()
+        for message in catalogue
+        if message.id and isinstance(message.string, str)
+        for problem in typography_problems(message.string)
+    ]
+
+
 def discouraged_uses(docs: Path, lang: str) -> tuple[list[str], list[str]]:
     """(uses of discouraged variants, exceptions no translation needs any more)."""
     rules, exceptions = read_glossary(glossary_path(docs, lang))

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from _glossary import Rule, discouraged_uses, find_variants, glossary_path, read_glossary
+from _glossary import (
+    Rule,
+    discouraged_uses,
+    find_variants,
+    glossary_path,
+    read_glossary,
+    typography_uses,
+)
 from _site import DOCS, TRANSLATIONS
 
 WITH_GLOSSARY = [lang for lang in TRANSLATIONS if glossary_path(DOCS, lang).is_file()]
@@ -27,6 +34,12 @@ def test_every_exception_is_still_needed(lang: str) -> None:
     """An exception that no translation uses any more is removed from the glossary."""
     _, unused = discouraged_uses(DOCS, lang)
     assert unused == []
+
+
+def test_japanese_prose_uses_full_width_punctuation_and_no_italics() -> None:
+    """「（）」「：」「？」 in Japanese prose; bold or 「」, not italics (GLOSSARY.md 表記)."""
+    problems = typography_uses(DOCS, "ja")
+    assert problems == [], "\n".join(problems)
 
 
 RULES = [

@@ -71,6 +71,7 @@ LABELS = {
     "status": N_("Status"),
     "evidence": N_("Evidence (observed)"),
     "cited-by": N_("Cited by"),
+    "cited-by-separator": N_(", "),  # between the titles of the pages citing a claim
     "uncited": N_("(not cited)"),
     "evidence-key": N_(
         "The evidence above is stored under the key {key}, a hash of the gradmodes source, "
@@ -447,7 +448,7 @@ def resolve(app: Sphinx, doctree: nodes.document, docname: str) -> None:
         para = nodes.paragraph()
         for i, page in enumerate(pages):
             if i:
-                para += nodes.Text(", ")
+                para += nodes.Text(text["cited-by-separator"])
             title = env.titles[page].astext() if page in env.titles else page
             para += nodes.reference("", title, refuri=builder.get_relative_uri(docname, page))
         if not pages:

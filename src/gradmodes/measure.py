@@ -501,7 +501,8 @@ def format_results(
 
     Headers are field names and units, values are numbers, so the table reads the
     same in any language. ``-`` marks a figure that could not be measured.
-    ``style="markdown"`` gives a pipe table with the numbers right-aligned.
+    ``style="markdown"`` gives a pipe table with the numbers right-aligned and the headers
+    as code spans (they are field names, not words to translate).
 
     >>> fast = Result("w", "train", "cpu", 100, 60, 2**20, Latency(2e-3, 1e-4, 10))
     >>> slow = Result("w", "eval", "cpu", 100, 60, None, Latency(3e-3, 2e-4, 10))
@@ -509,9 +510,10 @@ def format_results(
     workload  setting  saved_bytes  storage_bytes  peak_KiB  median_us  iqr_us  vs_train
     w         train    100          60             1024      2000.0     100.0   1.00
     w         eval     100          60             -         3000.0     200.0   1.50
-    >>> print(format_results([fast], style="markdown"))
-    | workload | setting | saved_bytes | storage_bytes | peak_KiB | median_us | iqr_us | vs_train |
-    | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |
+    >>> table = format_results([fast], style="markdown").splitlines()
+    >>> print(table[0][:42])
+    | `workload` | `setting` | `saved_bytes` |
+    >>> print(table[2])
     | w | train | 100 | 60 | 1024 | 2000.0 | 100.0 | 1.00 |
     """
     base = {r.workload: r.latency.median for r in results if r.setting == baseline}
@@ -535,7 +537,8 @@ def format_results(
         )
     if style == "markdown":
         rule = ("---", "---", *["---:"] * (len(header) - 2))
-        return "\n".join("| " + " | ".join(line) + " |" for line in [header, rule, *lines[1:]])
+        names = tuple(f"`{name}`" for name in header)
+        return "\n".join("| " + " | ".join(line) + " |" for line in [names, rule, *lines[1:]])
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     return "\n".join(
         "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
