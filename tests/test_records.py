@@ -249,6 +249,19 @@ def test_a_stale_record_is_never_shown_or_counted_as_verified() -> None:
     assert contradictions([Record(made.environment, {registered.id: false})], [registered]) == []
 
 
+@pytest.mark.parametrize(("version", "shown"), [("2.0.1", "not-applicable"), ("2.4.1", "stale")])
+def test_another_version_of_a_claim_reads_not_applicable_outside_its_range_else_stale(
+    version: str, shown: str
+) -> None:
+    """A record of an older version of ``ng.decorator-bare`` (>=2.1): on torch 2.0 the claim as
+    it stands does not apply, whatever was recorded; on 2.4 the record is stale."""
+    old = _fabricated(version, "ng.decorator-bare", "verified")
+    entry = replace(old.claims["ng.decorator-bare"], fingerprint="0" * 16)
+    record = Record(old.environment, {"ng.decorator-bare": entry})
+    assert status_of(record, get_claim("ng.decorator-bare")) == shown
+    assert contradictions([record], [get_claim("ng.decorator-bare")]) == []
+
+
 # --- records against the claims' torch ranges ------------------------------------------------
 
 
