@@ -27,9 +27,13 @@ GERMAN = {
 
 
 def add_german(docs: Path) -> None:
-    """``LANGUAGES["de"]`` in conf.py, and ``locale/de/`` made from the .pot files."""
-    with (docs / "conf.py").open("a", encoding="utf-8") as conf:
-        conf.write('\nLANGUAGES["de"] = "Deutsch"  # noqa: F821\n')
+    """``"de"`` in conf.py's ``LANGUAGES``, and ``locale/de/`` made from the .pot files."""
+    conf = docs / "conf.py"
+    text = conf.read_text(encoding="utf-8")
+    languages = re.search(r"^LANGUAGES = \{.*\}$", text, re.MULTILINE)
+    assert languages, "conf.py assigns LANGUAGES a dict on one line"
+    added = languages[0][:-1] + ', "de": "Deutsch"}'
+    conf.write_text(text.replace(languages[0], added), encoding="utf-8")
     result = build(docs, "--gettext")
     assert result.returncode == 0, result.log[-3000:]
     for pot in sorted(gettext_dir(docs).glob("*.pot")):
