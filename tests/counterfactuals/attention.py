@@ -109,3 +109,13 @@ def _(patch: pytest.MonkeyPatch) -> None:
         return F.dropout(weights, dropout_p) @ v
 
     patch.setattr(F, "scaled_dot_product_attention", math)
+
+
+@counterfactual("attn.encoder-autocast", "the transformer fast paths are off under autocast")
+def _(patch: pytest.MonkeyPatch) -> None:
+    real = torch.backends.mha.get_fastpath_enabled
+    patch.setattr(
+        torch.backends.mha,
+        "get_fastpath_enabled",
+        lambda: real() and not torch.is_autocast_enabled("cpu"),
+    )

@@ -47,3 +47,10 @@ def _(patch: pytest.MonkeyPatch) -> None:
 @counterfactual("amp.cache-no-grad", "autocast caches no weight copy")
 def _(patch: pytest.MonkeyPatch) -> None:
     _no_cache(patch)
+
+
+@counterfactual("amp.cache", "cache_enabled=False is ignored: the cache is always on")
+def _(patch: pytest.MonkeyPatch) -> None:
+    patch.setattr(
+        torch, "autocast", lambda *args, **kwargs: REAL(*args, **{**kwargs, "cache_enabled": True})
+    )

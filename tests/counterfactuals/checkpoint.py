@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import pytest
@@ -94,6 +95,18 @@ def _(patch: pytest.MonkeyPatch) -> None:
 def _(patch: pytest.MonkeyPatch) -> None:
     def checkpoint(function: Any, *args: Any, **kwargs: Any) -> Any:
         with torch.enable_grad():
+            return REAL(function, *args, **kwargs)
+
+    patch.setattr(torch.utils.checkpoint, "checkpoint", checkpoint)
+
+
+@counterfactual("ckpt.no-grad", "the reentrant variant checks its inputs only with grad on")
+def _(patch: pytest.MonkeyPatch) -> None:
+    def checkpoint(function: Any, *args: Any, **kwargs: Any) -> Any:
+        if torch.is_grad_enabled():
+            return REAL(function, *args, **kwargs)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="None of the inputs")
             return REAL(function, *args, **kwargs)
 
     patch.setattr(torch.utils.checkpoint, "checkpoint", checkpoint)

@@ -92,3 +92,12 @@ def _(patch: pytest.MonkeyPatch) -> None:
                 p.requires_grad_(flag)
 
     patch.setattr(DistributedDataParallel, "__init__", init)
+
+
+@counterfactual("ddp.buffers", "DDP broadcasts buffers before every forward")
+def _(patch: pytest.MonkeyPatch) -> None:
+    patch.setattr(
+        DistributedDataParallel,
+        "will_sync_module_buffers",
+        lambda self: self.forward_sync_buffers and len(self.modules_buffers) > 0,
+    )

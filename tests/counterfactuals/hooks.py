@@ -107,3 +107,17 @@ def _(patch: pytest.MonkeyPatch) -> None:
         return real(*args, **kwargs)
 
     patch.setattr(torch.autograd, "grad", grad)
+
+
+@counterfactual("hook.frozen-later", "requires_grad_(False) drops the tensor's hooks")
+def _(patch: pytest.MonkeyPatch) -> None:
+    real = torch.Tensor.requires_grad_
+
+    def requires_grad_(self: torch.Tensor, requires_grad: bool = True) -> torch.Tensor:
+        if not requires_grad:
+            for hooks in (self._backward_hooks, self._post_accumulate_grad_hooks):
+                if hooks:
+                    hooks.clear()
+        return real(self, requires_grad)
+
+    patch.setattr(torch.Tensor, "requires_grad_", requires_grad_)

@@ -370,7 +370,9 @@ def _padding() -> torch.Tensor:
     "`torch.inference_mode()` and with gradients enabled when it and its input are frozen "
     "(the fused path, through a nested tensor), and non-zero values there with gradients "
     "enabled and trainable parameters and in train mode; at the positions that are not padded, "
-    "its outputs under `torch.no_grad()` and with gradients enabled agree within 1e-5.",
+    "its outputs under `torch.no_grad()` and with gradients enabled agree within 1e-5; under "
+    "`torch.no_grad()`, a padding mask that pads the start of a sequence instead, or a "
+    "`mask` given with it, gives non-zero values at the padded positions.",
 )
 @deterministic
 def _attn_padding_zeros(obs: Observer) -> None:
@@ -403,6 +405,59 @@ def _attn_padding_zeros(obs: Observer) -> None:
         obs.expect(
             f"train mode, {name}: (out[1, 3:] != 0).all()", bool((out[1, 3:] != 0).all()), True
         )
+    encoder.eval()
+    start = torch.zeros(2, 5, dtype=torch.bool)
+    start[1, :2] = True  # the second sequence: 2 padded positions, then 3 tokens
+    with _quiet_nested(), torch.no_grad():
+        out = encoder(x, src_key_padding_mask=start)
+        obs.expect(
+            "no_grad, padding at the start: (out[1, :2] != 0).all()",
+            bool((out[1, :2] != 0).all()),
+            True,
+        )
+        out = encoder(x, mask=torch.zeros(5, 5, dtype=torch.bool), src_key_padding_mask=mask)
+        obs.expect(
+            "no_grad, with a mask: (out[1, 3:] != 0).all()", bool((out[1, 3:] != 0).all()), True
+        )
+
+
+@claim(
+    "attn.encoder-autocast",
+    "Under `torch.autocast('cpu', dtype=torch.bfloat16)`, the eval-mode 2-layer "
+    "`nn.TransformerEncoder` of `TransformerEncoderLayer(8, 2, dim_feedforward=16, "
+    "batch_first=True)` given a `src_key_padding_mask` raises `RuntimeError` ('expected "
+    "scalar type Float but found BFloat16') under `torch.no_grad()` and under "
+    "`torch.inference_mode()`, while with gradients enabled it runs; without the padding "
+    "mask, or built with `enable_nested_tensor=False`, it runs under each of the three grad "
+    "modes.",
+)
+@deterministic
+def _attn_encoder_autocast(obs: Observer) -> None:
+    encoder = _encoder().eval()
+    plain = _encoder(enable_nested_tensor=False).eval()
+    plain.load_state_dict(encoder.state_dict())
+    x, mask = torch.randn(2, 5, 8), _padding()
+    with _quiet_nested(), _cpu_autocast():
+        for name, context in _contexts().items():
+            with context():
+                if name == "grad":
+                    out = encoder(x, src_key_padding_mask=mask)
+                    obs.expect("grad, padding mask: output shape", tuple(out.shape), (2, 5, 8))
+                else:
+                    with obs.expect_raises(
+                        f"{name}, padding mask: encoder(x, src_key_padding_mask=mask)",
+                        RuntimeError,
+                        "expected scalar type Float but found BFloat16",
+                    ):
+                        encoder(x, src_key_padding_mask=mask)
+                out = encoder(x)
+                obs.expect(f"{name}, no mask: output shape", tuple(out.shape), (2, 5, 8))
+                out = plain(x, src_key_padding_mask=mask)
+                obs.expect(
+                    f"{name}, enable_nested_tensor=False, padding mask: output shape",
+                    tuple(out.shape),
+                    (2, 5, 8),
+                )
 
 
 @claim(
@@ -534,12 +589,14 @@ def _attn_sdpa_dropout(obs: Observer) -> None:
 
 @claim(
     "attn.sdpa-path",
-    "On CPU, `F.scaled_dot_product_attention(q, k, v)` with the default `dropout_p=0.0` runs "
-    "the fused kernel `_scaled_dot_product_flash_attention_for_cpu` with gradients enabled, "
+    "On CPU, `F.scaled_dot_product_attention(q, k, v)` on 4-D inputs `(batch, heads, "
+    "sequence, head dim)` with the default `dropout_p=0.0` runs the fused kernel "
+    "`_scaled_dot_product_flash_attention_for_cpu` with gradients enabled, "
     "under `torch.no_grad()` and under `torch.inference_mode()`, whether or not `q`, `k` and "
     "`v` require grad, and gives the same output with gradients enabled as under "
     "`torch.no_grad()`; with `dropout_p=0.5` it does not run that kernel (it computes the "
-    "attention op by op and draws the dropout mask).",
+    "attention op by op and draws the dropout mask); on 3-D inputs `(batch, sequence, dim)` "
+    "it does not run that kernel under any of the three grad modes.",
 )
 @deterministic
 def _attn_sdpa_path(obs: Observer) -> None:
@@ -562,6 +619,10 @@ def _attn_sdpa_path(obs: Observer) -> None:
                     bool({"bernoulli_", "native_dropout"} & set(ops)),
                     p > 0.0,
                 )
+    flat = torch.randn(2, 5, 4)
+    for name, context in _contexts().items():
+        ops = _ops(lambda: F.scaled_dot_product_attention(flat, flat, flat), context())
+        obs.expect(f"3-D inputs, {name}: {_FLASH!r} in ops", _FLASH in ops, False)
     t = q.detach().clone().requires_grad_()
     with_grad = F.scaled_dot_product_attention(t, t, t).detach()
     with torch.no_grad():

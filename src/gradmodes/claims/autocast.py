@@ -144,22 +144,25 @@ def _amp_saved(obs: Observer) -> None:
 
 @claim(
     "amp.cache",
-    "Inside one autocast region, each float32 parameter that requires grad is cast to "
-    "bfloat16 once and the copy is reused (autocast's weight cache), with gradients enabled "
-    "and under `torch.no_grad()`: two forwards of `mlp(64)` make 4 copies, which stay alive "
-    "(16640 bytes) until the region ends; under `torch.inference_mode()`, or with the "
-    "parameters frozen, every use casts again (8 copies) and no copy outlives its forward.",
+    "Inside one autocast region with the default `cache_enabled=True`, each float32 parameter "
+    "that requires grad is cast to bfloat16 once and the copy is reused (autocast's weight "
+    "cache), with gradients enabled and under `torch.no_grad()`: two forwards of `mlp(64)` "
+    "make 4 copies, which stay alive (16640 bytes) until the region ends; under "
+    "`torch.inference_mode()`, with the parameters frozen, or in a region opened with "
+    "`cache_enabled=False`, every use casts again (8 copies) and no copy outlives its "
+    "forward.",
 )
 @deterministic
 def _amp_cache(obs: Observer) -> None:
     net = mlp(64).to(obs.device)
     x = torch.randn(32, 64, device=obs.device)
-    cases = [(mode, context, False) for mode, context in _modes().items()]
-    cases.append(("grad, frozen", torch.enable_grad, True))
-    for mode, context, frozen in cases:
+    cases = [(mode, context, False, True) for mode, context in _modes().items()]
+    cases.append(("grad, frozen", torch.enable_grad, True, True))
+    cases.append(("grad, cache_enabled=False", torch.enable_grad, False, False))
+    for mode, context, frozen, cache in cases:
         net.requires_grad_(not frozen)
         cached = mode in ("grad", "no_grad")
-        with _autocast(obs):
+        with torch.autocast(obs.device.type, dtype=BF16, cache_enabled=cache):
             with watch_casts(net.parameters()) as casts, context():
                 net(x)
                 net(x)

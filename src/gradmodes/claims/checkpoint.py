@@ -153,27 +153,29 @@ def _ckpt_frozen_layers(obs: Observer) -> None:
 
 @claim(
     "ckpt.recompute",
-    "With either `use_reentrant` setting, a training step runs the checkpointed function's "
-    "layers twice: a forward hook on its first layer fires once in the forward pass and once "
-    "more during `backward()`; with `use_reentrant=False` the recomputation stops as soon as "
-    "it has recomputed every tensor backward needs, so a forward hook on the whole function "
-    "fires only once.",
+    "With either `use_reentrant` setting, `backward()` runs the checkpointed function again: "
+    "for `mlp(8)`, a forward hook on its first layer fires once in the forward pass and once "
+    "more during `backward()`; with `use_reentrant=True` so do forward hooks on its last layer "
+    "and on the whole function, while with `use_reentrant=False` the recomputation stops as "
+    "soon as it has recomputed every tensor backward needs, inside the last layer, so that a "
+    "forward hook on the last layer, like one on the whole function, fires only once.",
 )
 @deterministic
 def _ckpt_recompute(obs: Observer) -> None:
     for reentrant in VARIANTS:
         net = mlp(8).to(obs.device)
-        first: list[str] = []
-        whole: list[str] = []
-        net[0].register_forward_hook(lambda *_, calls=first: calls.append("net[0]"))
-        net.register_forward_hook(lambda *_, calls=whole: calls.append("net"))
+        calls: dict[str, list[str]] = {"net[0]": [], "net[2]": [], "net": []}
+        for name, module in (("net[0]", net[0]), ("net[2]", net[2]), ("net", net)):
+            module.register_forward_hook(lambda *_, seen=calls[name]: seen.append("call"))
         x = torch.randn(4, 8, device=obs.device, requires_grad=True)
         y = _ckpt(net, x, use_reentrant=reentrant)
         where = f"use_reentrant={reentrant}"
-        obs.expect(f"{where}: net[0] hook calls after the forward", len(first), 1)
+        for name, seen in calls.items():
+            obs.expect(f"{where}: {name} hook calls after the forward", len(seen), 1)
         y.sum().backward()
-        obs.expect(f"{where}: net[0] hook calls after backward()", len(first), 2)
-        obs.expect(f"{where}: net hook calls after backward()", len(whole), 2 if reentrant else 1)
+        for name, seen in calls.items():
+            again = name == "net[0]" or reentrant
+            obs.expect(f"{where}: {name} hook calls after backward()", len(seen), 2 if again else 1)
 
 
 def _relu_output_alive(
@@ -353,22 +355,26 @@ def _ckpt_mode_switch(obs: Observer) -> None:
 @claim(
     "ckpt.no-grad",
     "Under `torch.no_grad()` or `torch.inference_mode()`, `checkpoint` with either "
-    "`use_reentrant` setting runs the function once, saves nothing for backward, warns nothing, "
-    "and returns an output that does not require grad, even for an input that requires grad.",
+    "`use_reentrant` setting runs the function once, saves nothing for backward and returns "
+    "an output that does not require grad, also for an input that requires grad; it warns "
+    "nothing, except that with `use_reentrant=True` an input that does not require grad "
+    "still gets the warning 'None of the inputs have requires_grad=True'.",
 )
 @deterministic
 def _ckpt_no_grad(obs: Observer) -> None:
     net = mlp(8).to(obs.device)
-    x = torch.randn(4, 8, device=obs.device, requires_grad=True)
     calls: list[str] = []
     net.register_forward_hook(lambda *_: calls.append("forward"))
     for mode, context in (("no_grad", torch.no_grad), ("inference_mode", torch.inference_mode)):
         for reentrant in VARIANTS:
-            calls.clear()
-            with _warnings() as seen, count_saved() as saved, context():
-                y = _ckpt(net, x, use_reentrant=reentrant)
-            where = f"{mode}, use_reentrant={reentrant}"
-            obs.expect(f"{where}: calls", len(calls), 1)
-            obs.expect(f"{where}: saved tensors", saved.count, 0)
-            obs.expect(f"{where}: warnings", seen, [])
-            obs.expect(f"{where}: output requires_grad", y.requires_grad, False)
+            for needs_grad in (True, False):
+                x = torch.randn(4, 8, device=obs.device, requires_grad=needs_grad)
+                calls.clear()
+                with _warnings() as seen, count_saved() as saved, context():
+                    y = _ckpt(net, x, use_reentrant=reentrant)
+                where = f"{mode}, use_reentrant={reentrant}, x.requires_grad={needs_grad}"
+                obs.expect(f"{where}: calls", len(calls), 1)
+                obs.expect(f"{where}: saved tensors", saved.count, 0)
+                warned = [NONE_REQUIRE_GRAD] if reentrant and not needs_grad else []
+                obs.expect(f"{where}: warnings", seen, warned)
+                obs.expect(f"{where}: output requires_grad", y.requires_grad, False)

@@ -87,16 +87,20 @@ def _step_report(model: nn.Module, step: int, frozen: tuple[int, ...] = ()) -> d
 
 
 def _train(model: nn.Module, steps: int, frozen: tuple[int, ...] = ()) -> dict[str, object]:
-    """``steps`` training steps; the report after each, or the error that stopped them."""
+    """``steps`` training steps; the report after each, or the error that stopped them
+    (its step, ``"forward"`` or ``"backward"``, and its message)."""
     result: dict[str, object] = {}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         for step in range(steps):
             model.zero_grad(set_to_none=True)
+            phase = "forward"
             try:
-                model(_batch(step)).square().sum().backward()
+                loss = model(_batch(step)).square().sum()
+                phase = "backward"
+                loss.backward()
             except RuntimeError as exc:
-                result["error"] = (step, str(exc))
+                result["error"] = (step, phase, str(exc))
                 break
             result[f"step {step}"] = _step_report(model, step, frozen)
     result["warnings"] = [str(w.message) for w in caught]
@@ -189,8 +193,9 @@ def _ddp_freeze_after(obs: Observer) -> None:
         obs.expect(f"{where}: Python warnings", seen["warnings"], [])
         obs.expect(f"{where}: output (C++ warnings)", output, "")
         error = seen.get("error")
-        step, message = error if isinstance(error, tuple) else (None, "")
+        step, phase, message = error if isinstance(error, tuple) else (None, None, "")
         obs.expect(f"rank {rank}: the step that raised", step, 1)
+        obs.expect(f"rank {rank}: the call that raised", phase, "forward")
         obs.expect(f"rank {rank}: {NOT_FINISHED!r} in the error", NOT_FINISHED in message, True)
 
 
@@ -329,29 +334,40 @@ def _buffers_in_eval() -> dict[str, bool]:
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4), nn.Linear(4, 1))
     wrapped = _wrap(model)
+
+    def evaluate() -> tuple[bool, bool, torch.Tensor]:
+        wrapped.eval()
+        with torch.no_grad():
+            y = wrapped(torch.ones(2, 4))
+        wrapped.train()
+        rank0 = model[1].running_mean.clone()
+        dist.broadcast(rank0, 0)
+        return torch.equal(model[1].running_mean, rank0), _equal_on_all_ranks(y), y
+
     for step in range(3):
         wrapped(_batch(step)).square().sum().backward()
     seen = {"after training: running_mean equal": _equal_on_all_ranks(model[1].running_mean)}
-    mine = model[1].running_mean.clone()
-    rank0 = mine.clone()
-    dist.broadcast(rank0, 0)
-    wrapped.eval()
+    held, same, _ = evaluate()
+    seen["after an eval forward: running_mean is rank 0's"] = held
+    seen["after an eval forward: output equal"] = same
     with torch.no_grad():
-        y = wrapped(torch.ones(2, 4))
-    seen["after an eval forward: running_mean is rank 0's"] = torch.equal(
-        model[1].running_mean, rank0
-    )
-    seen["after an eval forward: output equal"] = _equal_on_all_ranks(y)
+        wrapped(_batch(3))  # train mode: each process updates its statistics
+    held, same, _ = evaluate()
+    seen["eval forward after a no_grad one: running_mean is rank 0's"] = held
+    seen["eval forward after a no_grad one: output equal"] = same
     return seen
 
 
 @claim(
     "ddp.buffers",
-    "A `DistributedDataParallel` forward first copies rank 0's buffers to every process "
-    "(`broadcast_buffers=True`, the default): after training steps on different data the two "
-    "processes' BatchNorm `running_mean` differ, and after one forward in eval mode under "
-    "`torch.no_grad()` both hold rank 0's statistics and give the same output for the same "
-    "input.",
+    "A `DistributedDataParallel` forward that follows a forward with gradients enabled (outside "
+    "`no_sync()`) first copies rank 0's buffers to every process (`broadcast_buffers=True`, "
+    "the default), and one that follows a forward under `torch.no_grad()` copies nothing: "
+    "after training steps on different data the two processes' BatchNorm `running_mean` "
+    "differ, and after one forward in eval mode under `torch.no_grad()` both hold rank 0's "
+    "statistics and give the same output for the same input; after a train-mode forward "
+    "under `torch.no_grad()`, the same eval-mode forward leaves each process its own "
+    "`running_mean`, and their outputs differ.",
 )
 @deterministic
 def _ddp_buffers(obs: Observer) -> None:
@@ -360,6 +376,8 @@ def _ddp_buffers(obs: Observer) -> None:
             ("after training: running_mean equal", False),
             ("after an eval forward: running_mean is rank 0's", True),
             ("after an eval forward: output equal", True),
+            ("eval forward after a no_grad one: running_mean is rank 0's", rank == 0),
+            ("eval forward after a no_grad one: output equal", False),
         ):
             obs.expect(f"rank {rank}: {what}", seen[what], expected)
 

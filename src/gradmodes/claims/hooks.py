@@ -46,8 +46,9 @@ def _hook_register_frozen(obs: Observer) -> None:
 @claim(
     "hook.frozen-later",
     "A tensor hook and a post-accumulate-grad hook registered on a parameter that is frozen "
-    "afterwards are never called: a backward that gives the other parameters their "
-    "gradients leaves the frozen one's `.grad` `None` and calls neither hook.",
+    "afterwards are not called while it stays frozen: a backward that gives the other "
+    "parameters their gradients leaves the frozen one's `.grad` `None` and calls neither "
+    "hook; unfrozen again, the parameter keeps its hooks, and the next backward calls both.",
 )
 @deterministic
 def _hook_frozen_later(obs: Observer) -> None:
@@ -60,6 +61,9 @@ def _hook_frozen_later(obs: Observer) -> None:
     obs.expect("layer.bias.grad is not None", layer.bias.grad is not None, True)
     obs.expect("layer.weight.grad is None", layer.weight.grad is None, True)
     obs.expect("hooks called", called, [])
+    layer.weight.requires_grad_(True)
+    layer(torch.randn(4, 3)).sum().backward()
+    obs.expect("unfrozen again: hooks called", called, ["register_hook", "post_accumulate"])
 
 
 _FIRING = "Full backward hook is firing when gradients are computed with respect to module outputs"

@@ -30,11 +30,13 @@ def _raised(run: Callable[[], object]) -> str | None:
 @claim(
     "ver.counter",
     "Each of `add_`, `mul_`, `zero_`, `copy_` and an indexed assignment `t[0] = 1.0` adds 1 "
-    "to a tensor's `_version`, also under `torch.no_grad()` and under "
-    "`torch.inference_mode()`; an out-of-place operation leaves it as it was; a view "
-    "(`t[1:]`) and `t.detach()` share `t`'s counter, while `t.data` has its own, which starts "
-    "at 0; for a `t` that requires grad, both `t.detach()` and `t.data` share `t`'s storage "
-    "and do not require grad.",
+    "to the `_version` of a tensor `t` that is not an inference tensor, also under "
+    "`torch.no_grad()` and under `torch.inference_mode()`; an out-of-place operation leaves "
+    "it as it was; a view (`t[1:]`) and `t.detach()` share `t`'s counter, while `t.data` has "
+    "its own, which starts at 0; for a `t` that requires grad, both `t.detach()` and "
+    "`t.data` share `t`'s storage and do not require grad; an inference tensor, such as "
+    "`torch.zeros(4)` created inside `torch.inference_mode()`, has no counter: reading its "
+    "`_version` raises `RuntimeError` ('Inference tensors do not track version counter').",
 )
 @deterministic
 def _ver_counter(obs: Observer) -> None:
@@ -76,6 +78,12 @@ def _ver_counter(obs: Observer) -> None:
             (other.data_ptr() == w.data_ptr(), other.requires_grad),
             (True, False),
         )
+    with torch.inference_mode():
+        inference = torch.zeros(4)
+    with obs.expect_raises(
+        "inference tensor: _version", RuntimeError, "Inference tensors do not track version counter"
+    ):
+        _ = inference._version
 
 
 @claim(
