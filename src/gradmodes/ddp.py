@@ -132,7 +132,7 @@ def run(
     worker: Callable[..., T],
     *args: Any,
     world_size: int = 2,
-    timeout: float = 60.0,
+    timeout: float = 120.0,
     start_method: StartMethod = "fork",
 ) -> Results[T]:
     """Call ``worker(*args)`` in ``world_size`` processes of one gloo process group.
