@@ -172,6 +172,7 @@ class _Passthrough(TorchFunctionMode):
     "`bias=False`, an unbatched (2-D) input, a floating-point `attn_mask`, an active "
     "`TorchFunctionMode` (a `__torch_function__` override that only passes calls on), and "
     "`torch.backends.mha.set_fastpath_enabled(False)`.",
+    torch_versions=">=2.3",  # the records of other releases (evidence page)
 )
 @deterministic
 def _attn_mha_conditions(obs: Observer) -> None:
@@ -235,6 +236,7 @@ def _attn_mha_conditions(obs: Observer) -> None:
     "forward pre-hook on the layer or on one of its submodules, an unbatched (2-D) input, and "
     "`torch.backends.mha.set_fastpath_enabled(False)`; with `torch.tanh`, another `eps` or a "
     "hook, its self-attention still runs `_native_multi_head_attention`.",
+    torch_versions=">=2.5",  # the records of other releases (evidence page)
 )
 @deterministic
 def _attn_layer_conditions(obs: Observer) -> None:
@@ -322,6 +324,7 @@ _SIZES = (8, 16, 32, 64)
     "was built on, and within 1e-5 of it; so does `nn.MultiheadAttention(d_model, 2, "
     "batch_first=True)` called with `need_weights=False`, while with the default "
     "`need_weights=True` its two outputs were bit-for-bit equal for these sizes.",
+    torch_versions=">=2.3",  # the records of other releases (evidence page)
 )
 @deterministic
 def _attn_rounding(obs: Observer) -> None:
@@ -597,6 +600,7 @@ def _attn_sdpa_dropout(obs: Observer) -> None:
     "`torch.no_grad()`; with `dropout_p=0.5` it does not run that kernel (it computes the "
     "attention op by op and draws the dropout mask); on 3-D inputs `(batch, sequence, dim)` "
     "it does not run that kernel under any of the three grad modes.",
+    torch_versions=">=2.3",  # the records of other releases (evidence page)
 )
 @deterministic
 def _attn_sdpa_path(obs: Observer) -> None:

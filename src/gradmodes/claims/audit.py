@@ -167,6 +167,7 @@ def _moves_frozen(
     "still change a parameter frozen with the zero `.grad` that `zero_grad(set_to_none=False)` "
     "leaves (so does `SGD` with momentum), the others leave it unchanged, and once its `.grad` "
     "is `None` only `LBFGS` changes it.",
+    torch_versions=">=2.5",  # the records of other releases (evidence page)
 )
 @deterministic
 def _audit_stale_grad(obs: Observer) -> None:
@@ -334,6 +335,7 @@ def _stepped_value(
     "listed twice in one group, with a warning, and then `step()` gives it another value than "
     "when it is listed once; so does a group listing it again appended to "
     "`optimizer.param_groups` by hand, in every class but `LBFGS`, whose `step()` then raises.",
+    torch_versions=">=2.10",  # the records of other releases (evidence page)
 )
 @deterministic
 def _audit_two_groups(obs: Observer) -> None:

@@ -151,6 +151,7 @@ def _amp_saved(obs: Observer) -> None:
     "`torch.inference_mode()`, with the parameters frozen, or in a region opened with "
     "`cache_enabled=False`, every use casts again (8 copies) and no copy outlives its "
     "forward.",
+    torch_versions=">=2.11",  # the records of other releases (evidence page)
 )
 @deterministic
 def _amp_cache(obs: Observer) -> None:
@@ -181,6 +182,7 @@ def _amp_cache(obs: Observer) -> None:
     "`torch.no_grad()` reuses the bfloat16 weight copies cast under `no_grad` (it casts no "
     "parameter again), and `backward()` gives the parameters exactly the gradients of a region "
     "without the `no_grad` forward.",
+    torch_versions=">=2.11",  # the records of other releases (evidence page)
 )
 @deterministic
 def _amp_cache_no_grad(obs: Observer) -> None:

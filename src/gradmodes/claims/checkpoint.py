@@ -238,6 +238,7 @@ def _dropout_block(device: torch.device) -> nn.Sequential:
     "`preserve_rng_state=True`), so the gradients equal those without checkpointing; with "
     "`preserve_rng_state=False` the recomputation draws a new mask and the gradients differ, "
     "without an error or a warning.",
+    torch_versions="!=2.4.*",  # the records of other releases (evidence page)
 )
 @deterministic
 def _ckpt_dropout_rng(obs: Observer) -> None:

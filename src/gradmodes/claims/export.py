@@ -63,7 +63,7 @@ def _bn_updates(module: Callable[[torch.Tensor], torch.Tensor], bn: nn.Module) -
     "`torch.jit.trace` and `torch.jit.script` issue a `DeprecationWarning` ('`torch.jit.trace` "
     "is deprecated', '`torch.jit.script` is deprecated', each followed by 'Please switch to "
     "`torch.compile` or `torch.export`.').",
-    torch_versions=">=2.13",
+    torch_versions=">=2.13,<2.14",  # the records of other releases (evidence page)
 )
 @_export_check
 def _ex_jit_deprecated(obs: Observer) -> None:

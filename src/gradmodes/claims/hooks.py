@@ -79,6 +79,7 @@ _FIRING = "Full backward hook is firing when gradients are computed with respect
     "gradients'); with frozen parameters and an input that does not require grad, or after "
     "a forward under `torch.no_grad()`, the output does not require grad, so no backward can "
     "run and the hook is not called.",
+    torch_versions=">=2.8",  # the records of other releases (evidence page)
 )
 @deterministic
 def _hook_module_backward(obs: Observer) -> None:
@@ -165,6 +166,7 @@ def _hook_grad_frozen(obs: Observer) -> None:
     "with `allow_unused=True` it returns `None` for `u`, with `materialize_grads=True` "
     "zeros of `u`'s shape, and `materialize_grads=True` with `allow_unused=False` raises "
     "`ValueError`.",
+    torch_versions=">=2.13",  # the records of other releases (evidence page)
 )
 @deterministic
 def _hook_grad_unused(obs: Observer) -> None:

@@ -789,6 +789,7 @@ def _step(
     "`differentiable=True`, where an optimizer accepts it, `step()` runs them with tracking "
     "on and raises `RuntimeError` ('a leaf Variable that requires grad is being used in an "
     "in-place operation').",
+    torch_versions=">=2.2",  # the records of other releases (evidence page)
 )
 @deterministic
 def _ng_optimizer_init(obs: Observer) -> None:
