@@ -34,7 +34,7 @@ TOP_THREE = [
     ("評価モード", "eval-mode"),
     ("学習モード", "eval-mode"),
     ("勾配追跡", "no-grad"),
-    ("計算グラフ", "no-grad"),
+    ("計算グラフ", "requires-grad"),  # "When an operation is recorded": the graph itself
     ("凍結された", "requires-grad"),
     ("推論モード", "inference-mode"),
     ("推論テンソル", "inference-mode"),
