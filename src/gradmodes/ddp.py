@@ -26,6 +26,7 @@ the caller applied to torch. ``"spawn"`` starts fresh interpreters, which takes 
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -294,11 +295,6 @@ def _worker_main(
         outcome = ("ok", worker(*args), "", "")
     except BaseException as exc:  # everything goes back to the caller, as text
         outcome = _failure(exc)
-    if dist.is_initialized():
-        try:
-            dist.destroy_process_group()
-        except Exception as exc:  # a worker's own error comes first
-            outcome = outcome if outcome[0] == "error" else _failure(exc)
     output = _read_output(captured)
     # Plain pickle, not multiprocessing's: that one sends a tensor as a handle to shared
     # memory, which the caller can no longer open once this process has exited.
@@ -309,6 +305,12 @@ def _worker_main(
         data = pickle.dumps(("error", type(exc).__name__, message, "", output))
     sender.send_bytes(data)
     sender.close()
+    # Torch's gloo teardown can hang on some releases once the other rank has gone (seen
+    # with the CUDA builds of torch 2.1 to 2.7): the result is sent first, and the caller
+    # stops a worker that is still tearing down once every result is in.
+    if dist.is_initialized():
+        with contextlib.suppress(Exception):
+            dist.destroy_process_group()
 
 
 def _failure(exc: BaseException) -> tuple[str, Any, str, str]:

@@ -433,6 +433,7 @@ def _attn_padding_zeros(obs: Observer) -> None:
     "`torch.inference_mode()`, while with gradients enabled it runs; without the padding "
     "mask, or built with `enable_nested_tensor=False`, it runs under each of the three grad "
     "modes.",
+    torch_versions=">=2.6",  # the records of other releases (evidence page)
 )
 @deterministic
 def _attn_encoder_autocast(obs: Observer) -> None:
@@ -600,7 +601,7 @@ def _attn_sdpa_dropout(obs: Observer) -> None:
     "`torch.no_grad()`; with `dropout_p=0.5` it does not run that kernel (it computes the "
     "attention op by op and draws the dropout mask); on 3-D inputs `(batch, sequence, dim)` "
     "it does not run that kernel under any of the three grad modes.",
-    torch_versions=">=2.3",  # the records of other releases (evidence page)
+    torch_versions=">=2.3,<2.14",  # the records of other releases (evidence page)
 )
 @deterministic
 def _attn_sdpa_path(obs: Observer) -> None:
