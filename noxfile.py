@@ -285,7 +285,7 @@ def torch_versions(session: nox.Session) -> None:
     """
     import time
 
-    session.install("packaging")
+    session.install("packaging", "pip")  # a uv venv has no pip: the session runs it
     flags, versions, pytest_args = parse_versions_args(session.posargs)
     record, default_build = "--record" in flags, "--default-build" in flags
     resume, claims_only = "--resume" in flags, "--claims-only" in flags
