@@ -34,14 +34,15 @@ def torch_requirements(version: str, local: str) -> list[str]:
     return [f"torch=={version}{local}", "numpy<2" if _numpy_1(version) else "numpy"]
 
 
-def cpu_torch(version: str) -> list[str]:
-    """Requirements for a CPU-only build of torch ``version``, and a numpy it works with.
+# The local version of torch's CPU builds on Linux and Windows: PyPI hosts none, so pip fails
+# at once where no CPU index is configured, instead of fetching a CUDA build of several GB.
+# macOS wheels are CPU-only and carry no tag.
+CPU_LOCAL = "" if sys.platform == "darwin" else "+cpu"
 
-    On Linux and Windows the CPU builds carry the local version ``+cpu``: PyPI hosts none,
-    so pip fails at once where no CPU index is configured, instead of fetching a CUDA build
-    of several GB. macOS wheels are CPU-only and carry no tag.
-    """
-    return torch_requirements(version, "" if sys.platform == "darwin" else "+cpu")
+
+def cpu_torch(version: str) -> list[str]:
+    """Requirements for a CPU-only build of torch ``version``, and a numpy it works with."""
+    return torch_requirements(version, CPU_LOCAL)
 
 
 # The torch requirement, installed before anything else so that no other requirement pulls
@@ -311,7 +312,7 @@ def torch_versions(session: nox.Session) -> None:
     done: list[str] = []
     failed: list[str] = []
     for version in versions:
-        local = "" if sys.platform == "darwin" else "+cpu"
+        local = CPU_LOCAL
         build = "cpu"
         if local and f"{version}{local}" not in available:
             if not default_build:
