@@ -139,9 +139,9 @@ def run(
     """Call ``worker(*args)`` in ``world_size`` processes of one gloo process group.
 
     Returns the workers' return values and outputs, ordered by rank. Inside a
-    worker, the default process group is initialised (``dist.get_rank()``,
-    collectives and ``DistributedDataParallel`` work), torch uses one thread, and the
-    group is destroyed after ``worker`` returns. Return values must be picklable.
+    worker, the default process group is initialised and every worker has joined it
+    (``dist.get_rank()``, collectives and ``DistributedDataParallel`` work), torch uses
+    one thread, and the group is destroyed after ``worker`` returns. Return values must be picklable.
 
     Raises :class:`WorkersTimedOut` when ``timeout`` seconds (start-up included) pass
     before every worker has finished; :class:`WorkerFailed` when a worker raises or
@@ -292,6 +292,12 @@ def _worker_main(
             world_size=world_size,
             timeout=timedelta(seconds=timeout),
         )
+        # init_process_group returns without waiting for the other ranks (unless
+        # TORCH_DIST_INIT_BARRIER=1): a rank whose worker ends at once (no collective)
+        # could tear its connections down while another is still connecting to it
+        # ("Gloo connectFullMesh failed ... Connection closed by peer", about one run in
+        # 150). So every rank starts the worker once all have joined.
+        dist.barrier()
         outcome = ("ok", worker(*args), "", "")
     except BaseException as exc:  # everything goes back to the caller, as text
         outcome = _failure(exc)
