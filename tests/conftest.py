@@ -59,6 +59,30 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return next((XDIST_GROUPS.index(m) for m in marks if m in XDIST_GROUPS), len(XDIST_GROUPS))
 
     items.sort(key=rank)
+    if config.getoption("loadgroup", False):
+        for item in items:
+            _schedule_with_group(item)
+
+
+def _schedule_with_group(item: pytest.Item) -> None:
+    """Give ``item`` the node id ``<id>@<group>`` that ``--dist loadgroup`` schedules by.
+
+    pytest-xdist 3.8 sets it through ``item._nodeid``, which pytest 9 no longer reads (its
+    node ids live in ``item._id``): without this, every group's tests spread over the
+    workers (test_scheduling.py checks that they do not).
+    """
+    names = {
+        str(mark.args[0] if mark.args else mark.kwargs.get("name", "default"))
+        for mark in item.iter_markers("xdist_group")
+    }
+    if not names or "@" in item.nodeid.rpartition("]")[2].rpartition("::")[2]:
+        return  # no group, or pytest-xdist's own suffix took effect
+    suffixed = f"{item.nodeid}@{'_'.join(sorted(names))}"
+    try:
+        from _pytest.nodeid import coerce_node_id
+    except ImportError:  # pytest before 9: pytest-xdist's own suffix works
+        return
+    item._id = coerce_node_id(suffixed)  # type: ignore[attr-defined]
 
 
 @pytest.fixture(scope="session")

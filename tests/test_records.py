@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -201,17 +202,10 @@ def every_record(tmp_path_factory: pytest.TempPathFactory, record_now: Record) -
             'obs.expect("w.requires_grad", w.requires_grad, 1)',
             ["ng.outputs"],
         ),
-        # the torch range
-        (
-            "claims/no_grad.py",
-            'torch_versions=">=2.1",',
-            'torch_versions=">=2.0",',
-            ["ng.decorator-bare"],
-        ),
         # a helper the check uses, two calls away (observe -> _watch_dropout)
         ("probes.py", "def _watch_dropout(", "def _watch_dropout(  # edited\n", None),
     ],
-    ids=["statement", "check", "range", "helper"],
+    ids=["statement", "check", "helper"],
 )
 def test_a_claim_changed_in_a_copy_is_stale_for_every_record(
     every_record: Path,
@@ -234,6 +228,50 @@ def test_a_claim_changed_in_a_copy_is_stale_for_every_record(
     # A claim left alone still reads as it was recorded now: the copy did not stale it.
     unchanged = [c for c in all_claims() if c.id not in changed]
     assert all(status_of(record_now, c) in seen[c.id] for c in unchanged)
+
+
+def test_a_range_changed_in_a_copy_is_judged_against_the_records_without_staling_them(
+    every_record: Path, tmp_path: Path
+) -> None:
+    """The records keep what each check found, inside its range or not: a new range is judged
+    against them (here one that excludes every recorded release: not-applicable)."""
+    copy = _edited_copy(
+        tmp_path, "claims/no_grad.py", 'torch_versions=">=2.1",', 'torch_versions=">=99",'
+    )
+    assert _statuses_in_copy(copy, tmp_path, every_record)["ng.decorator-bare"] <= {
+        "not-applicable",
+        "not-recorded",
+    }
+
+
+def _holds(obs: Observer) -> None:
+    obs.expect("1 + 1", 1 + 1, 2)
+
+
+@pytest.mark.parametrize(
+    ("check", "status", "found"),
+    [
+        (_holds, "verified", ["torch 2.13.0: test.narrow is verified outside >=99"]),
+        (_false, "false", []),
+    ],
+    ids=["holds-outside", "fails-outside"],
+)
+def test_a_record_runs_a_check_outside_its_range_and_judges_the_range_by_it(
+    check: Callable[[Observer], None], status: str, found: list[str]
+) -> None:
+    """Outside its range a claim is not applicable, and a record still runs its check: one
+    that holds there shows the range too narrow (a contradiction), one that fails there
+    records what changed (its failure) and agrees with the range."""
+    narrow = Claim("test.narrow", "It holds from torch 99.", check, torch_versions=">=99")
+    assert narrow.check().status == "not-applicable"
+    made = make_record([narrow])
+    entry = made.claims["test.narrow"]
+    assert entry.status == status
+    assert (entry.failure is not None) == (status == "false")
+    assert status_of(made, narrow) == "not-applicable"
+    assert records.outcome(made, narrow) == status
+    environment = replace(made.environment, torch="2.13.0")
+    assert contradictions([Record(environment, made.claims)], [narrow]) == found
 
 
 def test_a_stale_record_is_never_shown_or_counted_as_verified() -> None:

@@ -6,12 +6,16 @@ other torch releases; these tests fix what a claim's range means on any one of t
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import pytest
 import torch
 
 from gradmodes.__main__ import main
 from gradmodes.claims import Claim, Observer, claim, get_claim
 from gradmodes.claims import _registry as registry
+from gradmodes.records import load_records
 
 
 def _must_not_run(obs: Observer) -> None:
@@ -79,3 +83,32 @@ def test_the_command_line_reports_a_claim_outside_its_range_as_not_applicable(
         ["eval.flag", "verified", "cpu"],
     ]
     assert out[-1] == "2 claims: 1 verified, 1 not-applicable"
+
+
+def _fails(obs: Observer) -> None:
+    obs.expect("1 + 1", 1 + 1, 3)
+
+
+@pytest.mark.parametrize(
+    ("check", "status", "code"),
+    [(_holds, "verified", 1), (_fails, "false", 0)],
+    ids=["holds-outside", "fails-outside"],
+)
+def test_a_record_runs_a_check_outside_its_range_and_says_when_it_holds_there(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    check: Callable[[Observer], None],
+    status: str,
+    code: int,
+) -> None:
+    """The claim is not applicable outside its range; the record keeps what its check found
+    there, and a check that holds there is reported: the range is too narrow."""
+    future = Claim("test.future", "It holds from torch 999.", check, torch_versions=">=999")
+    monkeypatch.setitem(registry._REGISTRY, future.id, future)
+    assert main(["check", "--record", str(tmp_path), "test.future"]) == code
+    captured = capsys.readouterr()
+    assert captured.out.splitlines()[1].split() == ["test.future", "not-applicable", "cpu"]
+    outside = "OUTSIDE test.future: holds outside its torch range >=999"
+    assert (outside in captured.err) is (status == "verified")
+    assert load_records(tmp_path)[0].claims["test.future"].status == status

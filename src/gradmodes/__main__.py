@@ -186,10 +186,28 @@ def _record(ids: Sequence[str], folder: Path | None, as_json: bool) -> int:
         print(f"error: --record {folder}: not a folder", file=sys.stderr)
         return 2
     record = records.make_record(claims)
-    failures = [
-        f"FAILED {claim_id}: {result.failure}"
+    ranged = {c.id: c for c in claims}
+    # A record runs every check, outside its claim's torch range too; there the claim is
+    # not applicable, and its check's outcome only judges the range.
+    shown = {
+        claim_id: (
+            "not-applicable"
+            if not ranged[claim_id].applies()
+            else "FAILED"
+            if result.status == "false"
+            else result.status
+        )
         for claim_id, result in record.claims.items()
-        if result.status == "false"
+    }
+    failures = [
+        f"FAILED {claim_id}: {record.claims[claim_id].failure}"
+        for claim_id, status in shown.items()
+        if status == "FAILED"
+    ]
+    failures += [
+        f"OUTSIDE {claim_id}: holds outside its torch range {ranged[claim_id].torch_versions}"
+        for claim_id, result in record.claims.items()
+        if shown[claim_id] == "not-applicable" and result.status == "verified"
     ]
     if as_json:
         print(json.dumps(record.to_json(), ensure_ascii=False, indent=1))
@@ -198,10 +216,9 @@ def _record(ids: Sequence[str], folder: Path | None, as_json: bool) -> int:
         print(f"torch {env.torch}, Python {env.python}")
         width = max(len(claim_id) for claim_id in record.claims)
         for claim_id, result in record.claims.items():
-            shown = "FAILED" if result.status == "false" else result.status
-            print(f"{claim_id:<{width}}  {shown:<8}  {result.device}")
-        counts = Counter(result.status for result in record.claims.values())
-        order = ("verified", "not-run", "not-applicable", "false")
+            print(f"{claim_id:<{width}}  {shown[claim_id]:<8}  {result.device}")
+        counts = Counter(shown.values())
+        order = ("verified", "not-run", "not-applicable", "FAILED")
         summary = ", ".join(f"{counts[status]} {status}" for status in order if counts[status])
         print(f"{len(claims)} claim{'s' if len(claims) != 1 else ''}: {summary}")
     if folder is not None:

@@ -141,7 +141,8 @@ def run(
     Returns the workers' return values and outputs, ordered by rank. Inside a
     worker, the default process group is initialised and every worker has joined it
     (``dist.get_rank()``, collectives and ``DistributedDataParallel`` work), torch uses
-    one thread, and the group is destroyed after ``worker`` returns. Return values must be picklable.
+    one thread, and the group is destroyed after ``worker`` returns. Return values must be
+    picklable.
 
     Raises :class:`WorkersTimedOut` when ``timeout`` seconds (start-up included) pass
     before every worker has finished; :class:`WorkerFailed` when a worker raises or

@@ -2,10 +2,15 @@
 
 ``python -m gradmodes check --record DIR`` writes one record of this environment; the site
 shows the records of ``docs/_data/evidence/`` claim by claim. Each claim's entry carries a
-*fingerprint* of what was checked: its statement, its torch range and the source of its
-check and of every ``gradmodes`` function, class or constant the check uses, followed
-through the package. A record whose fingerprint differs from the current claim's is stale:
-it proves nothing about the claim as it stands, and is never shown or counted as verified.
+*fingerprint* of what was checked: its statement and the source of its check and of every
+``gradmodes`` function, class or constant the check uses, followed through the package. A
+record whose fingerprint differs from the current claim's is stale: it proves nothing about
+the claim as it stands, and is never shown or counted as verified.
+
+A record runs every check, also where the torch release is outside the claim's range, and
+keeps what the check found there: the range is judged against the records (``status_of``,
+``contradictions``), so a check that still holds outside the range shows that the range is
+too narrow, and one that fails there shows what changed (its failure).
 
 >>> from gradmodes.claims import get_claim
 >>> made = make_record([get_claim("eval.flag")])
@@ -50,6 +55,7 @@ __all__ = [
     "fingerprint",
     "load_records",
     "make_record",
+    "outcome",
     "read_record",
     "record_name",
     "status_of",
@@ -73,10 +79,12 @@ _PACKAGE = "gradmodes"
 def fingerprint(registered: Claim) -> str:
     """A sha256 (16 hex digits) of what a record of ``registered`` depends on.
 
-    It covers the statement, the torch range, and the source text of the check and of every
-    function, class, module-level constant and module of ``gradmodes`` that the check names,
-    followed recursively (a helper of a helper counts). Only source text is hashed, with line
-    endings normalised, so the value is the same on every machine and Python version.
+    It covers the statement and the source text of the check and of every function, class,
+    module-level constant and module of ``gradmodes`` that the check names, followed
+    recursively (a helper of a helper counts). Not the torch range: a record keeps what the
+    check found whatever the range, and the range is judged against it. Only source text is
+    hashed, with line endings normalised, so the value is the same on every machine and
+    Python version.
 
     >>> from gradmodes.claims import get_claim
     >>> value = fingerprint(get_claim("eval.flag"))
@@ -92,7 +100,6 @@ def fingerprint(registered: Claim) -> str:
     sources = dict(_dependencies(registered))
     payload = {
         "statement": registered.statement,
-        "torch_versions": registered.torch_versions,
         "needs_cuda": registered.needs_cuda,
         "sources": sorted(sources.items()),
     }
@@ -360,11 +367,12 @@ def current_environment() -> Environment:
 
 
 def _check_claim(registered: Claim) -> ClaimResult:
-    """Check one claim and keep its outcome, false or not (a crashing check is false too)."""
+    """Check one claim and keep its outcome, false or not (a crashing check is false too),
+    inside its torch range or not."""
     stamp = fingerprint(registered)
     device = "cuda" if registered.needs_cuda else "cpu"
     try:
-        evidence = registered.check()
+        evidence = registered.check(anywhere=True)
     except ClaimFailed as failed:
         observations = tuple(getattr(failed, "observations", ()))
         return ClaimResult("false", device, stamp, observations, str(failed))
@@ -474,9 +482,10 @@ def _order(record: Record) -> tuple[Any, ...]:
 
 
 def status_of(record: Record, registered: Claim, current: str | None = None) -> Shown:
-    """What ``record`` says of the claim as it stands: ``stale`` if the claim changed since,
-    unless the claim as it stands does not apply to the record's torch (its range excludes
-    it): then ``not-applicable``, which the claim says without any record.
+    """What ``record`` says of the claim as it stands: ``not-applicable`` where the claim's
+    torch range excludes the record's torch (the claim says nothing there, whatever the
+    check found: see :func:`outcome` and :func:`contradictions`), ``stale`` where the claim
+    changed since, otherwise what its check found.
 
     ``current`` is the claim's :func:`fingerprint` (computed if not given).
     """
@@ -485,8 +494,23 @@ def status_of(record: Record, registered: Claim, current: str | None = None) -> 
     entry = record.claims.get(registered.id)
     if entry is None:
         return "not-recorded"
+    if not registered.applies(record.environment.torch):
+        return "not-applicable"
     if entry.fingerprint != (current or fingerprint(registered)):
-        return "stale" if registered.applies(record.environment.torch) else "not-applicable"
+        return "stale"
+    return entry.status
+
+
+def outcome(record: Record, registered: Claim, current: str | None = None) -> Shown:
+    """What the claim's check, as it stands, found in ``record``, inside its range or not:
+    ``stale`` where the claim changed since (``current``: as in :func:`status_of`)."""
+    if not isinstance(record, Record) or not isinstance(registered, Claim):
+        raise TypeError(f"outcome() takes a Record and a Claim, got {record!r}, {registered!r}")
+    entry = record.claims.get(registered.id)
+    if entry is None:
+        return "not-recorded"
+    if entry.fingerprint != (current or fingerprint(registered)):
+        return "stale"
     return entry.status
 
 
@@ -504,7 +528,7 @@ def contradictions(records: Iterable[Record], claims: Iterable[Claim] | None = N
         version = record.environment.torch
         where = record.path.name if record.path else f"torch {version}"
         for registered in chosen:
-            status = status_of(record, registered, stamps[registered.id])
+            status = outcome(record, registered, stamps[registered.id])
             inside = registered.applies(version)
             rng = registered.torch_versions or "every release"
             if status == "false" and inside:

@@ -31,6 +31,7 @@ from _browser import (
     watch,
 )
 from _site import BuiltSite
+from _survey import Surveys
 from chromium import HOW_TO, OWN
 
 if TYPE_CHECKING:
@@ -96,6 +97,12 @@ def axe_source() -> str:
     if not AXE.is_file():
         pytest.fail("axe-core is not installed: run `npm ci --prefix tests/browser`")
     return AXE.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def surveys(browser: Browser, server: str, pages: list[str], axe_source: str) -> Surveys:
+    """Every page visited once per viewport (``_survey.py``): ``surveys["desktop"][path]``."""
+    return Surveys(browser, server, pages, axe_source)
 
 
 @pytest.fixture

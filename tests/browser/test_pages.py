@@ -9,18 +9,13 @@ from __future__ import annotations
 
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from functools import cache
-from typing import TYPE_CHECKING
 from urllib.parse import unquote, urldefrag
 
-from _browser import PHONE, Watch, page_language, visit
+from _browser import PHONE, page_language
+from _survey import ON_DESKTOP, ON_PHONE, Surveys
 from bs4 import BeautifulSoup
 
-if TYPE_CHECKING:
-    from playwright.sync_api import Page
-
-OpenPage = Callable[..., tuple["Page", Watch]]
 SERIOUS = {"serious", "critical"}  # axe-core impacts that fail the test
 
 
@@ -28,15 +23,9 @@ def report(problems: dict[str, list[str]]) -> str:
     return "\n".join(f"{page}:\n  " + "\n  ".join(found) for page, found in problems.items())
 
 
-def test_every_page_loads_without_errors_or_requests_elsewhere(
-    pages: list[str], open_page: OpenPage, server: str
-) -> None:
-    page, seen = open_page()
-    problems = {}
-    for path in pages:
-        visit(page, server, path)
-        if found := seen.take():
-            problems[path] = found
+@ON_DESKTOP
+def test_every_page_loads_without_errors_or_requests_elsewhere(surveys: Surveys) -> None:
+    problems = {path: seen.problems for path, seen in surveys["desktop"].items() if seen.problems}
     assert not problems, report(problems)
 
 
@@ -56,16 +45,12 @@ def fetch(url: str) -> tuple[int, frozenset[str]]:
     return status, frozenset(ids)
 
 
-def test_every_internal_link_and_anchor_resolves(
-    pages: list[str], open_page: OpenPage, server: str
-) -> None:
-    page, _ = open_page()
+@ON_DESKTOP
+def test_every_internal_link_and_anchor_resolves(surveys: Surveys, server: str) -> None:
     problems: dict[str, list[str]] = {}
     checked = 0
-    for path in pages:
-        visit(page, server, path)
-        hrefs = page.eval_on_selector_all("a[href]", "links => links.map(a => a.href)")
-        for href in hrefs:
+    for path, seen in surveys["desktop"].items():
+        for href in seen.links:
             if not href.startswith(server + "/"):
                 continue  # another site, mailto:, javascript: ...
             target, anchor = urldefrag(href)
@@ -76,49 +61,35 @@ def test_every_internal_link_and_anchor_resolves(
             elif anchor and unquote(anchor) not in ids:
                 problems.setdefault(path, []).append(f"{href}: no element with this id")
     assert not problems, report(problems)
-    assert checked > 10 * len(pages)  # the links were found
+    assert checked > 10 * len(surveys["desktop"])  # the links were found
 
 
-def test_every_page_declares_its_language(
-    pages: list[str], open_page: OpenPage, server: str
-) -> None:
-    page, _ = open_page()
-    wrong = {}
-    for path in pages:
-        visit(page, server, path)
-        lang = page.evaluate("document.documentElement.lang")
-        if lang != page_language(path):
-            wrong[path] = lang
+@ON_DESKTOP
+def test_every_page_declares_its_language(surveys: Surveys) -> None:
+    wrong = {
+        path: seen.lang
+        for path, seen in surveys["desktop"].items()
+        if seen.lang != page_language(path)
+    }
     assert not wrong
 
 
-def test_every_page_passes_axe(
-    pages: list[str], open_page: OpenPage, server: str, axe_source: str
-) -> None:
+@ON_DESKTOP
+def test_every_page_passes_axe(surveys: Surveys) -> None:
     """axe-core finds no serious or critical accessibility violation on any page."""
-    page, _ = open_page()
     problems = {}
-    for path in pages:
-        visit(page, server, path)
-        page.add_script_tag(content=axe_source)
-        violations = page.evaluate(
-            """async () => (await axe.run(document, {resultTypes: ["violations"]})).violations
-                .map(v => ({id: v.id, impact: v.impact, help: v.help,
-                            where: v.nodes.slice(0, 3).map(n => n.target.join(" "))}))"""
-        )
-        if serious := [v for v in violations if v["impact"] in SERIOUS]:
+    for path, seen in surveys["desktop"].items():
+        assert seen.axe is not None, path
+        if serious := [v for v in seen.axe if v["impact"] in SERIOUS]:
             problems[path] = [f"{v['impact']} {v['id']}: {v['help']} {v['where']}" for v in serious]
     assert not problems, report(problems)
 
 
-def test_no_page_scrolls_sideways_on_a_phone(
-    pages: list[str], open_page: OpenPage, server: str
-) -> None:
-    page, _ = open_page(viewport=PHONE)
-    too_wide = {}
-    for path in pages:
-        visit(page, server, path)
-        width = page.evaluate("document.scrollingElement.scrollWidth")
-        if width > PHONE["width"]:
-            too_wide[path] = width
+@ON_PHONE
+def test_no_page_scrolls_sideways_on_a_phone(surveys: Surveys) -> None:
+    too_wide = {
+        path: seen.scroll_width
+        for path, seen in surveys["phone"].items()
+        if seen.scroll_width > PHONE["width"]
+    }
     assert not too_wide, f"pages wider than {PHONE['width']} px: {too_wide}"

@@ -174,11 +174,16 @@ class Claim:
             version or torch.__version__, prereleases=True
         )
 
-    def check(self, device: str | None = None, *, require: bool = False) -> Evidence:
-        """Run the check; ``not-applicable`` outside ``torch_versions``; a CUDA claim
+    def check(
+        self, device: str | None = None, *, require: bool = False, anywhere: bool = False
+    ) -> Evidence:
+        """Run the check; ``not-applicable`` outside ``torch_versions`` unless ``anywhere``
+        (a record runs it outside its range too: what the check finds there); a CUDA claim
         without CUDA is ``not-run`` unless ``require``. A check that made no expectation
         raises :class:`NoExpectation`."""
-        if not self.applies():
+        if not isinstance(anywhere, bool):
+            raise TypeError(f"anywhere must be True or False, got {anywhere!r}")
+        if not anywhere and not self.applies():
             reason = f"torch {torch.__version__} is outside {self.torch_versions}"
             return Evidence(self.id, "not-applicable", "none", (("reason", reason),))
         if device is not None and not isinstance(device, (str, torch.device)):

@@ -396,8 +396,9 @@ def _drops(module: nn.Module, x: torch.Tensor) -> bool:
 @claim(
     "audit.mixed-modes",
     "`training` is a flag of each module: `model.eval()` and `model.train()` set it on every "
-    "submodule, but after `model.eval()` a `model.head.train()` or a Dropout assigned to the "
-    "model starts or stays in training mode and zeroes elements, and after `model.train()` a "
+    "submodule, but after `model.eval()` a `model.head.train()` makes the Dropout in the head "
+    "zero elements while the one in the body stays off, a Dropout assigned to the model after "
+    "`model.eval()` starts in training mode and zeroes elements, and after `model.train()` a "
     "`model.body.eval()` turns off only the Dropout inside `model.body`.",
 )
 @deterministic

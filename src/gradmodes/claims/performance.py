@@ -179,8 +179,8 @@ def _perf_new_memory(obs: Observer) -> None:
     "perf.autocast",
     "`torch.autocast` is independent of the grad modes: under autocast to `bfloat16` "
     "`torch.is_grad_enabled()` is unchanged and the three workloads' outputs are `bfloat16`; "
-    "a default-mode forward still records a graph, whose saved tensors are all `bfloat16` and "
-    "reference exactly half the bytes of the `float32` forward for the two MLPs but keep more "
+    "a default-mode forward still records a graph; for the two MLPs its saved tensors are all "
+    "`bfloat16` and reference exactly half the bytes of the `float32` forward but keep more "
     "distinct storage alive "
     "(16384 → 24192 and 3145728 → 8339456 bytes: the `bfloat16` copies of the input and of the "
     "weights are new storage), while the conv net's distinct storage shrinks (1967488 → "

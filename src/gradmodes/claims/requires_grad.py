@@ -679,7 +679,7 @@ def _param_bytes(params: object) -> int:
 
 @claim(
     "rg.saves-grad",
-    "Freezing saves the `.grad` tensors: after `backward()`, a trainable float32 "
+    "A frozen parameter gets no `.grad` tensor: after `backward()`, a trainable float32 "
     "`Linear(64, 64)` holds 16640 bytes of `.grad`, as many as its parameters "
     "(64 × 64 + 64 floats), and a frozen one holds none.",
 )
