@@ -89,6 +89,8 @@ LABELS = {
     "range-all": N_("every release the package supports (torch 2.1 and later)"),
     "this-build": N_("This build"),
     "checked-on": N_("Recorded environments"),
+    "outside-range": N_("Outside its range"),
+    "outside-fails": N_("its check fails there:"),
     "topic-eval": N_("model.eval() and train()"),
     "topic-rg": N_("requires_grad: freezing parameters"),
     "topic-ng": N_("no_grad, set_grad_enabled and enable_grad"),
@@ -348,8 +350,10 @@ class ClaimEntries(SphinxDirective):
             (text["torch-range"], torch_range),
             (text["cited-by"], cited_by(claim_id=claim.id)),
             (text["checked-on"], evidence.record_row(self.env, claim)),
+            (text["outside-range"], evidence.outside_range(self.env, claim)),
             (text["evidence"], _evidence(found)),
         ]
+        rows = [(name, body) for name, body in rows if body is not None]
         for name, body in rows:
             field = nodes.field()
             field += fixed(nodes.field_name("", name))

@@ -8,7 +8,9 @@ extension reads every record once per build process and renders:
 - ``{evidence-environments}``: each recorded environment described, with its anchor;
 - ``{evidence-matrix}``: claims x environments, one table per topic, each cell the claim's
   status there (verified, false, not applicable, stale, not run, not recorded);
-- :func:`record_row`: one claim's statuses, for its entry on the verification page.
+- :func:`record_row`: one claim's statuses, for its entry on the verification page;
+- :func:`outside_range`: for a claim with a torch range, how its check fails on each
+  recorded release outside the range (a record runs every check): what changed.
 
 A record whose fingerprint differs from the claim's current one is *stale* and is shown as
 such, never as verified. Records from any platform (macOS, Windows, GPUs) render alike.
@@ -29,7 +31,7 @@ from sphinx.util.docutils import SphinxDirective
 
 from claims import VERIFICATION_PAGE, fixed, in_scope, labels, topic_of, topic_title
 from gradmodes.claims import Claim
-from gradmodes.records import Record, fingerprint, load_records, status_of
+from gradmodes.records import Record, fingerprint, load_records, outcome, status_of
 
 EVIDENCE_PAGE = "evidence"
 # What each shown status looks like in a cell (its word, from LABELS, is the cell's title).
@@ -127,6 +129,30 @@ def record_row(env: BuildEnvironment, claim: Claim) -> nodes.Node:
         link += status_cell(env, status, f"{label}: ")
         items += nodes.list_item("", fixed(nodes.paragraph("", "", link)))
     return items
+
+
+def outside_range(env: BuildEnvironment, claim: Claim) -> nodes.Node | None:
+    """For a claim with a torch range: each recorded release outside the range whose check,
+    as it stands, fails there, with the failure (None if there is none)."""
+    if not claim.torch_versions:
+        return None
+    found = records(env)
+    page = _uri(env, EVIDENCE_PAGE)
+    items = nodes.bullet_list(classes=["record-outside"])
+    prefix = f"claim {claim.id!r} is false: "
+    for record in found:
+        if claim.applies(record.environment.torch):
+            continue
+        if outcome(record, claim, _fingerprint(claim)) != "false":
+            continue  # stale or not recorded; verified outside fails the tests
+        failure = (record.claims[claim.id].failure or "").removeprefix(prefix)
+        label = short_label(record, found)
+        item = nodes.paragraph()
+        item += nodes.reference("", label, refuri=f"{page}#{anchor(record)}")
+        item += nodes.Text(f" {labels(env)['outside-fails']} ")
+        item += nodes.literal(failure, failure)
+        items += nodes.list_item("", fixed(item))
+    return items if len(items) else None
 
 
 def recorded_range(env: BuildEnvironment) -> str | None:
