@@ -16,6 +16,7 @@ from sphinx.search import languages
 from sphinx.util import import_object
 
 from gradmodes.claims import all_claims
+from gradmodes import records
 from gradmodes.records import load_records
 
 pytestmark = pytest.mark.site
@@ -195,6 +196,31 @@ def test_every_claim_mark_links_to_its_entry(site: BuiltSite, lang: str) -> None
         for mark in marks(soup(site, lang, page)):
             if mark.name == "a":
                 assert str(mark["href"]).split("#")[1] in entries, (page, mark["href"])
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_a_ranged_claims_entry_quotes_how_its_check_fails_outside_its_range(
+    site: BuiltSite, lang: str
+) -> None:
+    """For each claim with a torch range, its entry lists exactly the recorded releases outside
+    the range where its check (as it stands) fails, each with the failure."""
+    recorded = load_records(DOCS / "_data" / "evidence")
+    page = soup(site, lang, VERIFICATION)
+    listed = 0
+    for c in all_claims():
+        expected = [
+            r.claims[c.id].failure or ""
+            for r in recorded
+            if c.torch_versions
+            and not c.applies(r.environment.torch)
+            and records.outcome(r, c) == "false"
+        ]
+        entry = page.select_one(f"[id='claim-{c.id}']")
+        assert entry is not None, c.id
+        shown = [code.get_text() for code in entry.select(".record-outside li code")]
+        assert shown == [f.removeprefix(f"claim {c.id!r} is false: ") for f in expected], c.id
+        listed += len(shown)
+    assert listed or not recorded  # the records show what changed
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
