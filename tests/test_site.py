@@ -15,8 +15,8 @@ from bs4 import BeautifulSoup, Tag
 from sphinx.search import languages
 from sphinx.util import import_object
 
-from gradmodes.claims import all_claims
 from gradmodes import records
+from gradmodes.claims import all_claims
 from gradmodes.records import load_records
 
 pytestmark = pytest.mark.site
