@@ -196,12 +196,18 @@ def _module_index(module_name: str) -> tuple[dict[str, str], dict[int, str]]:
         text = ""
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     for node in ast.parse(text).body if text else []:
-        first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
+        decorators = getattr(node, "decorator_list", [])
+        first = min([node.lineno, *(d.lineno for d in decorators)])
         segment = "\n".join(lines[first - 1 : node.end_lineno])
         names: list[str] = []
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             names = [node.name]
-            by_line[first] = segment
+            # A check's registration (@claim: its statement, hashed on its own, and its
+            # range, judged against the records) is not part of what the check runs.
+            kept = [d for d in decorators if not _registers(d)]
+            parts = [lines[d.lineno - 1 : d.end_lineno] for d in kept]
+            parts.append(lines[node.lineno - 1 : node.end_lineno])
+            by_line[first] = "\n".join(line for part in parts for line in part)
         elif isinstance(node, ast.Assign):
             names = [t.id for t in node.targets if isinstance(t, ast.Name)]
         elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
@@ -210,6 +216,13 @@ def _module_index(module_name: str) -> tuple[dict[str, str], dict[int, str]]:
             by_name[name] = segment
     _INDEX[module_name] = (by_name, by_line)
     return _INDEX[module_name]
+
+
+def _registers(decorator: ast.expr) -> bool:
+    """Whether a decorator is the claim registration, ``@claim(...)``."""
+    func = decorator.func if isinstance(decorator, ast.Call) else decorator
+    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+    return name == _REGISTRATION.rpartition(".")[2]
 
 
 def _in_package(module_name: object) -> bool:
