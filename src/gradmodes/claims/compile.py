@@ -65,7 +65,7 @@ def _compile_check(run: Callable[[Observer], None]) -> Callable[[Observer], None
     "`CompileCounter` counts 2 frames), the second time because the guard "
     "'GLOBAL_STATE changed: grad_mode' failed; two more calls, one in each mode, compile "
     "nothing, and only the output computed with gradients enabled requires grad.",
-    torch_versions=">=2.13",
+    torch_versions=">=2.5",  # the records of other releases (evidence page)
 )
 @_compile_check
 def _co_grad_mode(obs: Observer) -> None:
@@ -92,7 +92,7 @@ def _co_grad_mode(obs: Observer) -> None:
     "`torch.no_grad()`, the compiled `SimpleModel` is compiled a third time: the no_grad graph's "
     "guard on the input's dispatch keys failed ('dispatch key set mismatch'), and its output "
     "is an inference tensor.",
-    torch_versions=">=2.13",
+    torch_versions=">=2.5",  # the records of other releases (evidence page)
 )
 @_compile_check
 def _co_inference_mode(obs: Observer) -> None:
@@ -121,7 +121,7 @@ def _co_inference_mode(obs: Observer) -> None:
     "equals the uncompiled model's in eval mode; after `model.train()` it uses the first graph "
     "again (no third compile); and three epochs of a training call with gradients enabled "
     "followed by `model.eval()` and a call under `torch.no_grad()` compile two graphs in all.",
-    torch_versions=">=2.13",
+    torch_versions=">=2.8",  # the records of other releases (evidence page)
 )
 @_compile_check
 def _co_eval(obs: Observer) -> None:
@@ -156,7 +156,7 @@ def _co_eval(obs: Observer) -> None:
     "Freezing the compiled `SimpleModel`'s parameters (`requires_grad=False`) after a call "
     "makes dynamo compile it again ('requires_grad mismatch' on a parameter), and the output "
     "then does not require grad; an input that requires grad also compiles a new graph.",
-    torch_versions=">=2.13",
+    torch_versions=">=2.12",  # the records of other releases (evidence page)
 )
 @_compile_check
 def _co_requires_grad(obs: Observer) -> None:
@@ -185,7 +185,6 @@ def _co_requires_grad(obs: Observer) -> None:
     "stays in one graph, without a graph break, as the calls `torch._C._set_grad_enabled(False)` "
     "and `torch._C._set_grad_enabled(True)`: the result computed in the block does not require "
     "grad, and the gradient through the compiled function equals the uncompiled one's.",
-    torch_versions=">=2.13",
 )
 @_compile_check
 def _co_inner_block(obs: Observer) -> None:
@@ -223,7 +222,6 @@ def _co_inner_block(obs: Observer) -> None:
     "its `eval()` and `train()` set the model's own flags, and its `state_dict()` keys start "
     "with `_orig_mod.`, so loading them into an uncompiled model raises `RuntimeError` "
     "('Missing key(s) in state_dict').",
-    torch_versions=">=2.13",
 )
 @_compile_check
 def _co_wrapper(obs: Observer) -> None:
@@ -258,7 +256,7 @@ def _co_wrapper(obs: Observer) -> None:
     "one compiled the same way and called the same way compiles nothing (0 frames), still "
     "returns the model's output, and dynamo logs 'torch._dynamo hit config.recompile_limit "
     "(8)': the graphs of the four earlier models count toward the fifth's limit.",
-    torch_versions=">=2.13",
+    torch_versions=">=2.7",  # the records of other releases (evidence page)
 )
 @_compile_check
 def _co_recompile_limit(obs: Observer) -> None:

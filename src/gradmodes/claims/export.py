@@ -63,7 +63,7 @@ def _bn_updates(module: Callable[[torch.Tensor], torch.Tensor], bn: nn.Module) -
     "`torch.jit.trace` and `torch.jit.script` issue a `DeprecationWarning` ('`torch.jit.trace` "
     "is deprecated', '`torch.jit.script` is deprecated', each followed by 'Please switch to "
     "`torch.compile` or `torch.export`.').",
-    torch_versions=">=2.13,<2.14",  # the records of other releases (evidence page)
+    torch_versions=">=2.10,<2.14",  # the records of other releases (evidence page)
 )
 @_export_check
 def _ex_jit_deprecated(obs: Observer) -> None:
@@ -87,7 +87,6 @@ def _ex_jit_deprecated(obs: Observer) -> None:
     "calls `torch.dropout(..., 0.5, True)`, and still drops and still updates BatchNorm's "
     "running statistics after `traced.eval()` (`traced.training` is then `False`); one traced "
     "in eval mode does neither after `traced.train()`.",
-    torch_versions=">=2.13",
 )
 @_export_check
 def _ex_trace_bakes(obs: Observer) -> None:
@@ -120,7 +119,6 @@ def _ex_trace_bakes(obs: Observer) -> None:
     "`torch.jit.script` keeps `self.training` as an attribute of the scripted module: a "
     "scripted `SimpleModel` drops and updates BatchNorm's running statistics in train mode, "
     "and after `scripted.eval()` does neither.",
-    torch_versions=">=2.13",
 )
 @_export_check
 def _ex_script_follows(obs: Observer) -> None:
@@ -151,7 +149,7 @@ def _exported(mode: str) -> tuple[nn.Module, Any]:
     "calls `aten.dropout` and `aten.batch_norm` with training `True` and the module from "
     "`program.module()` drops (two calls on the same input differ); exported in eval mode, both "
     "with `False`, and two calls agree.",
-    torch_versions=">=2.13",
+    torch_versions=">=2.6",  # the records of other releases (evidence page)
 )
 @_export_check
 def _ex_export_bakes(obs: Observer) -> None:
@@ -183,7 +181,7 @@ def _training_arguments(program: Any) -> dict[str, object]:
     "The module from `program.module()` refuses to switch mode: its `eval()` and `train()` "
     "raise `NotImplementedError` ('Calling eval() is not supported yet.', 'Calling train() is "
     "not supported yet.').",
-    torch_versions=">=2.13",
+    torch_versions=">=2.3",  # the records of other releases (evidence page)
 )
 @_export_check
 def _ex_export_no_eval(obs: Observer) -> None:
@@ -201,7 +199,7 @@ def _ex_export_no_eval(obs: Observer) -> None:
     "The module from `program.module()` uses the exported model's own parameters and buffers: "
     "calling it, from a `SimpleModel` exported in train mode, updates that model's BatchNorm "
     "`num_batches_tracked` and `running_mean`.",
-    torch_versions=">=2.13",
+    torch_versions=">=2.3",  # the records of other releases (evidence page)
 )
 @_export_check
 def _ex_export_shares(obs: Observer) -> None:
@@ -241,7 +239,7 @@ class _InnerNoGrad(nn.Module):
     "gradients enabled (as `wrap_with_set_grad_enabled(False, ...)`), but not one called "
     "under `torch.no_grad()`: that program records the block, and its weight gradient "
     "differs from the model's.",
-    torch_versions=">=2.13",
+    torch_versions=">=2.4",  # the records of other releases (evidence page)
 )
 @_export_check
 def _ex_export_no_grad(obs: Observer) -> None:
@@ -287,7 +285,7 @@ TRAIN_WARNING = (
     "a `UserWarning` ('Exporting a model while it is in training mode. ...') and gives `Gemm` "
     "and a `Dropout` node whose `training_mode` is `True`, and two onnxruntime runs on the "
     "same input differ; exported in eval mode, without the warning, it is `Gemm` alone.",
-    torch_versions=">=2.13",
+    torch_versions=">=2.10",  # the records of other releases (evidence page)
 )
 @_export_check
 def _ex_onnx_dropout(obs: Observer) -> None:
@@ -314,7 +312,7 @@ def _ex_onnx_dropout(obs: Observer) -> None:
     "`BatchNorm1d` exported to ONNX in train mode normalises with its running statistics in "
     "onnxruntime, as in eval mode: the output equals the eager model's in eval mode, not in "
     "train mode (batch statistics).",
-    torch_versions=">=2.13",
+    torch_versions=">=2.7",  # the records of other releases (evidence page)
 )
 @_export_check
 def _ex_onnx_batchnorm(obs: Observer) -> None:
@@ -361,7 +359,7 @@ def _optimized_ops(program: Any) -> list[str]:
     "onnxruntime's default graph optimizations remove the `Dropout` node of a train-mode export "
     "of `Linear`-`Dropout`-`BatchNorm1d` although its `training_mode` is `True`: two runs on "
     "the same input agree, while with optimizations off (`ORT_DISABLE_ALL`) they differ.",
-    torch_versions=">=2.13",
+    torch_versions=">=2.7",  # the records of other releases (evidence page)
 )
 @_export_check
 def _ex_onnx_ort_removes_dropout(obs: Observer) -> None:

@@ -36,7 +36,7 @@ def _square_sum(x: torch.Tensor) -> torch.Tensor:
     "`f(x) = (x ** 2).sum()` it returns `2 * x`, a tensor that does not require grad; for an "
     "`x` that requires grad, the `2 * x` it returns requires grad (it has a `grad_fn`) with "
     "gradients enabled and does not under `torch.no_grad()`.",
-    torch_versions=">=2.13",
+    torch_versions=">=2.12",  # the records of other releases (evidence page)
 )
 @deterministic
 def _fn_grad_no_grad(obs: Observer) -> None:
@@ -67,7 +67,6 @@ def _fn_grad_no_grad(obs: Observer) -> None:
     "A `with torch.no_grad():` block inside the function is respected by `torch.func.grad`: "
     "for `f(x) = (y * x).sum()` with `y = 2 * x` computed in the block, `torch.func.grad(f)(x)` is "
     "`2 * x` (`y` is a constant), not `4 * x`.",
-    torch_versions=">=2.13",
 )
 @deterministic
 def _fn_inner_no_grad(obs: Observer) -> None:
@@ -88,7 +87,6 @@ def _fn_inner_no_grad(obs: Observer) -> None:
     "`requires_grad`: with the parameters of a frozen `nn.Linear(3, 1)` passed through "
     "`torch.func.functional_call`, it returns their gradients (`x` for the weight, 1 for the "
     "bias), and the parameters' `.grad` stays `None`.",
-    torch_versions=">=2.13",
 )
 @deterministic
 def _fn_frozen(obs: Observer) -> None:
@@ -114,7 +112,6 @@ def _fn_frozen(obs: Observer) -> None:
     "fn.functional-call-mode",
     "`torch.func.functional_call` runs the module in its own mode: a `Dropout(0.5)` in train "
     "mode zeroes elements, and after `eval()` it returns its input unchanged.",
-    torch_versions=">=2.13",
 )
 @deterministic
 def _fn_functional_call_mode(obs: Observer) -> None:
@@ -139,7 +136,6 @@ def _fn_functional_call_mode(obs: Observer) -> None:
     'random operation while in randomness error mode\') with the default `randomness="error"`; '
     'in eval mode it runs; with `randomness="different"` the samples\' masks differ, with '
     '`"same"` they are all equal.',
-    torch_versions=">=2.13",
 )
 @deterministic
 def _fn_vmap_dropout(obs: Observer) -> None:
@@ -172,7 +168,6 @@ def _fn_vmap_dropout(obs: Observer) -> None:
     "updated in place, were not batched'), whose advice is to set `track_running_stats` to "
     "`False`; in eval mode it runs, and so does one built with `track_running_stats=False` in "
     "train mode.",
-    torch_versions=">=2.13",
 )
 @deterministic
 def _fn_vmap_batchnorm(obs: Observer) -> None:
