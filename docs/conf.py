@@ -119,7 +119,7 @@ html_favicon = "_static/favicon.svg"  # also spares browsers a request for /favi
 # Sphinx's Japanese word splitter, about four times faster, same words (docs/_ext/speedups.py).
 html_search_options = {"type": "speedups.JapaneseSplitter"}
 # A page whose title holds the whole query first (docs/_ext/search_scorer.js).
-html_search_scorer = "_ext/search_scorer.js"
+html_search_scorer = str(DOCS / "_ext" / "search_scorer.js")
 html_context = {"default_mode": "auto"}  # else the theme logs an error on a first visit
 
 
