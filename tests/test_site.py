@@ -182,7 +182,8 @@ def test_each_claim_is_an_entry_grouped_by_topic_with_a_filter_of_plain_links(
         assert topic is not None and topic["id"] == f"topic-{prefix}", entry["id"]
         assert entry.select_one(".claim-statement").get_text(strip=True)
         facts = entry.select(".claim-facts > dd")
-        assert len(facts) == 5, entry["id"]  # this build, range, cited by, records, evidence
+        # this build, range, cited by, records, (failures outside the range,) evidence
+        assert len(facts) == 5 + bool(entry.select(".record-outside")), entry["id"]
     contents = page.select_one(".claim-contents")
     targets = {str(a["href"]) for a in contents.select("a")}
     topics = {f"#{s['id']}" for s in page.select("section.claim-topic")}
@@ -196,6 +197,25 @@ def test_every_claim_mark_links_to_its_entry(site: BuiltSite, lang: str) -> None
         for mark in marks(soup(site, lang, page)):
             if mark.name == "a":
                 assert str(mark["href"]).split("#")[1] in entries, (page, mark["href"])
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_the_mark_of_a_claim_stated_for_some_releases_names_them(
+    site: BuiltSite, lang: str
+) -> None:
+    ranges = {c.id: c.torch_versions for c in all_claims()}
+    seen = 0
+    for page in pages():
+        if page == VERIFICATION:
+            continue
+        for mark in soup(site, lang, page).select("a.claim-mark"):
+            shown = mark.select_one(".claim-range")
+            wanted = ranges[mark_id(mark)]
+            assert (shown.get_text() if shown else "") == (
+                f"（torch {wanted}）" if lang == "ja" else f"(torch {wanted})"
+            ) * bool(wanted), (page, mark_id(mark))
+            seen += bool(wanted)
+    assert seen  # marks of ranged claims were found
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
@@ -217,7 +237,10 @@ def test_a_ranged_claims_entry_quotes_how_its_check_fails_outside_its_range(
         ]
         entry = page.select_one(f"[id='claim-{c.id}']")
         assert entry is not None, c.id
-        shown = [code.get_text() for code in entry.select(".record-outside li code")]
+        # docutils keeps a literal's runs of spaces with no-break spaces
+        shown = [
+            code.get_text().replace("\xa0", " ") for code in entry.select(".record-outside li code")
+        ]
         assert shown == [f.removeprefix(f"claim {c.id!r} is false: ") for f in expected], c.id
         listed += len(shown)
     assert listed or not recorded  # the records show what changed

@@ -90,6 +90,8 @@ LABELS = {
     "this-build": N_("This build"),
     "checked-on": N_("Recorded environments"),
     "outside-range": N_("Outside its range"),
+    # After the mark of a claim stated for some torch releases only (the range, PEP 440).
+    "mark-range": N_("(torch {range})"),
     "outside-fails": N_("its check fails there:"),
     "topic-eval": N_("model.eval() and train()"),
     "topic-rg": N_("requires_grad: freezing parameters"),
@@ -433,10 +435,18 @@ def resolve(app: Sphinx, doctree: nodes.document, docname: str) -> None:
             uri = builder.get_relative_uri(docname, VERIFICATION_PAGE)
         except Exception:  # builders without pages (gettext, linkcheck) keep the text only
             uri = ""
+        try:
+            ranged = get_claim(claim_id).torch_versions
+        except UnknownClaim:  # reported where it is cited
+            ranged = ""
+        shown = [nodes.inline(label, label)]
+        if ranged:  # where the claim holds, next to it: the releases it is stated for
+            since = text["mark-range"].format(range=ranged)  # spaced by the style sheet
+            shown.append(nodes.inline(since, since, classes=["claim-range"]))
         link = nodes.reference(
             "",
             "",
-            nodes.inline(label, label),
+            *shown,
             refuri=f"{uri}#claim-{claim_id}",
             reftitle=text["verified-title"].format(id=claim_id),
             classes=["claim-mark", f"claim-{status}"],
