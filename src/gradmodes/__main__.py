@@ -186,13 +186,13 @@ def _record(ids: Sequence[str], folder: Path | None, as_json: bool) -> int:
         print(f"error: --record {folder}: not a folder", file=sys.stderr)
         return 2
     record = records.make_record(claims)
-    ranged = {c.id: c for c in claims}
+    by_id = {c.id: c for c in claims}
     # A record runs every check, outside its claim's torch range too; there the claim is
     # not applicable, and its check's outcome only judges the range.
     shown = {
         claim_id: (
             "not-applicable"
-            if not ranged[claim_id].applies()
+            if not by_id[claim_id].applies()
             else "FAILED"
             if result.status == "false"
             else result.status
@@ -205,7 +205,7 @@ def _record(ids: Sequence[str], folder: Path | None, as_json: bool) -> int:
         if status == "FAILED"
     ]
     failures += [
-        f"OUTSIDE {claim_id}: holds outside its torch range {ranged[claim_id].torch_versions}"
+        f"OUTSIDE {claim_id}: holds outside its torch range {by_id[claim_id].torch_versions}"
         for claim_id, result in record.claims.items()
         if shown[claim_id] == "not-applicable" and result.status == "verified"
     ]

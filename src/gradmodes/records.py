@@ -140,7 +140,8 @@ def _dependencies(registered: Claim) -> Iterator[tuple[str, str]]:
 # qualified name -> (source, the package names it uses); filled as fingerprints are taken
 _KNOWN: dict[str, tuple[str, tuple[str, ...]]] = {}
 _OBJECTS: dict[str, Any] = {}
-# The registration decorator: the statement and range it passes are hashed on their own.
+# The registration decorator: the statement it passes is hashed on its own, the range not
+# at all (it is judged against the records).
 _REGISTRATION = "gradmodes.claims._registry.claim"
 
 
@@ -504,14 +505,10 @@ def status_of(record: Record, registered: Claim, current: str | None = None) -> 
     """
     if not isinstance(record, Record) or not isinstance(registered, Claim):
         raise TypeError(f"status_of() takes a Record and a Claim, got {record!r}, {registered!r}")
-    entry = record.claims.get(registered.id)
-    if entry is None:
-        return "not-recorded"
-    if not registered.applies(record.environment.torch):
+    found = outcome(record, registered, current)
+    if found != "not-recorded" and not registered.applies(record.environment.torch):
         return "not-applicable"
-    if entry.fingerprint != (current or fingerprint(registered)):
-        return "stale"
-    return entry.status
+    return found
 
 
 def outcome(record: Record, registered: Claim, current: str | None = None) -> Shown:

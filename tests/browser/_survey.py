@@ -149,9 +149,7 @@ class Surveys:
     def __getitem__(self, name: str) -> dict[str, Seen]:
         if name not in self.done:
             axe = self.axe_source if name == "desktop" else None
-            self.done[name] = survey(
-                self.browser, self.server, self.pages, name, VIEWPORTS[name], axe
-            )
+            self.done[name] = survey(self.browser, self.server, self.pages, name, axe)
         return self.done[name]
 
 
@@ -160,12 +158,11 @@ def survey(
     server: str,
     pages: list[str],
     name: str,
-    viewport: dict[str, int],
     axe_source: str | None,
 ) -> dict[str, Seen]:
-    """Visit every page in one tab at ``viewport`` (named ``name``: desktop, phone); run
-    axe-core where ``axe_source`` is given; screenshot the ``SHOTS`` pages."""
-    context = browser.new_context(viewport=viewport, locale="en-US")
+    """Visit every page in one tab at the viewport ``name`` (``VIEWPORTS``); run axe-core
+    where ``axe_source`` is given; screenshot the ``SHOTS`` pages."""
+    context = browser.new_context(viewport=VIEWPORTS[name], locale="en-US")
     try:
         page = context.new_page()
         seen = watch(page, server)
@@ -206,7 +203,7 @@ def _visit(
         page.add_script_tag(content=axe_source)
         axe = page.evaluate(AXE_RUN)
     fit = measure(page, desktop=name == "desktop")
-    if fit["problems"]:  # measured while still laying out (a late web font): once more
+    if fit["problems"]:  # measured right after loading: once more, SETTLE_MS later
         page.wait_for_timeout(SETTLE_MS)
         fit = measure(page, desktop=name == "desktop")
     return Seen(problems, switcher=switcher, axe=axe, fit=fit, **found)

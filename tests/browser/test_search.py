@@ -37,7 +37,7 @@ TOP_THREE = [
     ("計算グラフ", "requires-grad"),  # "When an operation is recorded": the graph itself
     ("凍結された", "requires-grad"),
     ("推論テンソル", "inference-mode"),
-    ("推論モード", "inference-mode"),  # its title holds the query (docs/_ext/search_scorer.js)
+    ("推論モード", "inference-mode"),  # its title names the query (docs/_ext/search_scorer.js)
     ("移動統計量", "eval-mode"),
     ("落とし穴", "pitfalls"),
     ("ファインチューニング", "requires-grad"),
