@@ -62,7 +62,9 @@ def frozen_after_training_with_a_zero_grad() -> Setup:
     optimizer = sgd(model.parameters(), momentum=0.9)
     trained_once(model, optimizer)
     optimizer.zero_grad(set_to_none=False)
-    freeze(model, "0")
+    # The head, not layer 0: BatchNorm cancels the gradient of layer 0's bias, whose momentum
+    # then moves it by less than its rounding for about one random start in twenty.
+    freeze(model, "4")
     return model, optimizer, x4()
 
 
@@ -211,7 +213,7 @@ class Case(NamedTuple):
 FAULTY = [
     Case(frozen_backbone_bn_in_train_mode, [("frozen-bn-train-mode", ("1",))]),
     Case(
-        frozen_after_training_with_a_zero_grad, [("frozen-param-stepped", ("0.weight", "0.bias"))]
+        frozen_after_training_with_a_zero_grad, [("frozen-param-stepped", ("4.weight", "4.bias"))]
     ),
     Case(frozen_in_lbfgs_with_history, [("frozen-param-stepped", ("0.weight", "0.bias"))]),
     Case(head_replaced_after_the_optimizer, [("param-not-in-optimizer", ("4.weight", "4.bias"))]),
