@@ -98,6 +98,18 @@ def _(patch: pytest.MonkeyPatch) -> None:
     patch.setattr(nn.Module, "__setattr__", setattr_)
 
 
+@counterfactual("audit.mixed-modes", "a module in training mode assigned to a model switches it")
+def _(patch: pytest.MonkeyPatch) -> None:
+    real = nn.Module.__setattr__
+
+    def setattr_(self: nn.Module, name: str, value: object) -> None:
+        real(self, name, value)
+        if isinstance(value, nn.Module) and value.training and "training" in self.__dict__:
+            real(self, "training", True)  # the model alone, not its other submodules
+
+    patch.setattr(nn.Module, "__setattr__", setattr_)
+
+
 @counterfactual("audit.functional-dropout", "F.dropout defaults to training=False")
 def _(patch: pytest.MonkeyPatch) -> None:
     real = F.dropout

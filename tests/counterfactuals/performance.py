@@ -94,6 +94,16 @@ def _autocast_does_nothing(patch: Patch) -> None:
     patch.setattr(torch, "autocast", _NoCast)
 
 
+@counterfactual("perf.autocast", "autocast entered under no_grad or inference_mode casts nothing")
+def _autocast_off_without_grad(patch: Patch) -> None:
+    real = torch.autocast
+
+    def autocast(*args: Any, **kwargs: Any) -> Any:
+        return real(*args, **kwargs) if torch.is_grad_enabled() else _NoCast()
+
+    patch.setattr(torch, "autocast", autocast)
+
+
 @counterfactual("perf.cuda-saved", "a CUDA Linear saves a copy of its weight")
 def _cuda_linear_copies_its_weight(patch: Patch) -> None:
     def linear(original: Any, input: torch.Tensor, weight: torch.Tensor, bias: Any = None) -> Any:

@@ -158,6 +158,25 @@ counterfactual("rg.saves-grad", "freezing a module gives its parameters a zero .
 )
 
 
+@counterfactual("rg.saves-grad", "a frozen layer that gradients flow through gets a zero .grad")
+def _(patch: pytest.MonkeyPatch) -> None:
+    real = F.linear
+
+    def linear(input: torch.Tensor, weight: torch.Tensor, bias: Any = None) -> torch.Tensor:
+        out = real(input, weight, bias)
+        if not weight.requires_grad and out.requires_grad:
+
+            def zero_grads(grad: torch.Tensor) -> None:
+                for param in (weight, bias):
+                    if param is not None and param.grad is None:
+                        param.grad = torch.zeros_like(param)
+
+            out.register_hook(zero_grads)
+        return out
+
+    patch.setattr(F, "linear", linear)
+
+
 @counterfactual("rg.no-grad-field", "backward() accumulates into a frozen weight's old .grad")
 def _(patch: pytest.MonkeyPatch) -> None:
     real = F.linear

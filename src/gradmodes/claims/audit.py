@@ -397,8 +397,9 @@ def _drops(module: nn.Module, x: torch.Tensor) -> bool:
     "audit.mixed-modes",
     "`training` is a flag of each module: `model.eval()` and `model.train()` set it on every "
     "submodule, but after `model.eval()` a `model.head.train()` makes the Dropout in the head "
-    "zero elements while the one in the body stays off, a Dropout assigned to the model after "
-    "`model.eval()` starts in training mode and zeroes elements, and after `model.train()` a "
+    "zero elements while the one in the body stays off, a new `nn.Dropout(0.5)` assigned to the "
+    "model after `model.eval()` starts in training mode and zeroes elements while "
+    "`model.training` stays `False`, and after `model.train()` a "
     "`model.body.eval()` turns off only the Dropout inside `model.body`.",
 )
 @deterministic
@@ -420,9 +421,10 @@ def _audit_mixed_modes(obs: Observer) -> None:
     model.eval()
     model.extra = nn.Dropout(0.5).to(obs.device)
     obs.expect(
-        "model.eval(); model.extra = nn.Dropout(0.5); (model.extra.training, model.extra drops)",
-        (model.extra.training, _drops(model.extra, x)),
-        (True, True),
+        "model.eval(); model.extra = nn.Dropout(0.5); (model.training, model.extra.training, "
+        "model.extra drops)",
+        (model.training, model.extra.training, _drops(model.extra, x)),
+        (False, True, True),
     )
     model.train()
     model.body.eval()

@@ -23,6 +23,7 @@ from gradmodes.measure import (
     head_input_bytes,
     saved_tensors,
 )
+from gradmodes.modes import grad_context
 from gradmodes.probes import count_saved
 
 __all__: list[str] = []
@@ -177,14 +178,15 @@ def _perf_new_memory(obs: Observer) -> None:
 
 @claim(
     "perf.autocast",
-    "`torch.autocast` is independent of the grad modes: under autocast to `bfloat16` "
+    "`torch.autocast` is independent of the grad modes: under autocast to `bfloat16` on the "
+    "CPU, entered inside or outside `torch.no_grad()` and `torch.inference_mode()`, "
     "`torch.is_grad_enabled()` is unchanged and the three workloads' outputs are `bfloat16`; "
     "a default-mode forward still records a graph; for the two MLPs its saved tensors are all "
-    "`bfloat16` and reference exactly half the bytes of the `float32` forward but keep more "
-    "distinct storage alive "
-    "(16384 → 24192 and 3145728 → 8339456 bytes: the `bfloat16` copies of the input and of the "
-    "weights are new storage), while the conv net's distinct storage shrinks (1967488 → "
-    "1174880 bytes); under `torch.no_grad()` or `torch.inference_mode()` nothing is saved.",
+    "`bfloat16`, so none of them is a `float32` parameter or the input, and they reference "
+    "exactly half the bytes of the `float32` forward but keep more distinct storage alive "
+    "(16384 → 24192 and 3145728 → 8339456 bytes), while the conv net's distinct storage "
+    "shrinks (1967488 → 1174880 bytes); under `torch.no_grad()` or `torch.inference_mode()` "
+    "nothing is saved.",
 )
 @deterministic
 def _perf_autocast(obs: Observer) -> None:
@@ -219,7 +221,7 @@ def _perf_autocast(obs: Observer) -> None:
         for setting in ("train", "no_grad", "inference_mode"):
             run = forward(WORKLOADS[name], SETTINGS[setting], obs.device)
             with count_saved() as saved, torch.autocast(device_type, dtype=torch.bfloat16):
-                output = run()
+                output = run()  # the grad mode entered inside autocast
             where = f"autocast, {name!r}, {setting!r}"
             if setting != "train":
                 obs.expect(f"{where}: saved_bytes", saved.bytes, 0)
@@ -227,6 +229,19 @@ def _perf_autocast(obs: Observer) -> None:
                 f"{where}: (output.dtype, output.grad_fn is None)",
                 (output.dtype, output.grad_fn is None),
                 (torch.bfloat16, setting != "train"),
+            )
+        model, x = WORKLOADS[name].make(obs.device)
+        for mode in ("no_grad", "inference_mode"):  # autocast entered inside the grad mode
+            with (
+                grad_context(mode),
+                count_saved() as saved,
+                torch.autocast(device_type, dtype=torch.bfloat16),
+            ):
+                output = model(x)
+            obs.expect(
+                f"with {mode}, autocast: {name}(x): (output.dtype, saved_bytes)",
+                (output.dtype, saved.bytes),
+                (torch.bfloat16, 0),
             )
 
 

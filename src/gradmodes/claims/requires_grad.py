@@ -679,23 +679,30 @@ def _param_bytes(params: object) -> int:
 
 @claim(
     "rg.saves-grad",
-    "A frozen parameter gets no `.grad` tensor: after `backward()`, a trainable float32 "
-    "`Linear(64, 64)` holds 16640 bytes of `.grad`, as many as its parameters "
-    "(64 × 64 + 64 floats), and a frozen one holds none.",
+    "A parameter frozen before any `backward()` gets no `.grad` tensor, even where gradients "
+    "flow through its layer: in a float32 `Sequential` of three `Linear(64, 64)` with any one "
+    "of them frozen, after `backward()` each trainable layer holds 16640 bytes of `.grad`, as "
+    "many as its parameters (64 × 64 + 64 floats), and the frozen one holds none.",
 )
 @deterministic
 def _rg_saves_grad(obs: Observer) -> None:
-    net = nn.Sequential(nn.Linear(64, 64), nn.Linear(64, 64)).to(obs.device)
-    net[0].requires_grad_(False)
-    net(torch.randn(32, 64, device=obs.device)).sum().backward()
-    grads = [p.grad for p in net[1].parameters() if p.grad is not None]
-    obs.expect("bytes of net[1]'s .grad (trainable)", _param_bytes(grads), 16640)
-    obs.expect("bytes of net[1]'s parameters", _param_bytes(net[1].parameters()), 16640)
-    obs.expect(
-        "net[0].requires_grad_(False): [p.grad for p in net[0].parameters()]",
-        [p.grad for p in net[0].parameters()],
-        [None, None],
-    )
+    x = torch.randn(32, 64, device=obs.device)
+    for frozen in range(3):  # net[0]'s gradient flows through a frozen net[1] or net[2]
+        net = nn.Sequential(*(nn.Linear(64, 64) for _ in range(3))).to(obs.device)
+        net[frozen].requires_grad_(False)
+        net(x).sum().backward()
+        where = f"net[{frozen}].requires_grad_(False)"
+        obs.expect(
+            f"{where}: bytes of each layer's .grad",
+            [_param_bytes(p.grad for p in m.parameters() if p.grad is not None) for m in net],
+            [0 if i == frozen else 16640 for i in range(3)],
+        )
+        obs.expect(
+            f"{where}: [p.grad for p in net[{frozen}].parameters()]",
+            [p.grad for p in net[frozen].parameters()],
+            [None, None],
+        )
+    obs.expect("bytes of a Linear(64, 64)'s parameters", _param_bytes(net[0].parameters()), 16640)
 
 
 _CLASS_NAMES = [
