@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import pytest
@@ -108,6 +109,29 @@ def _(patch: pytest.MonkeyPatch) -> None:
             real(self, "training", True)  # the model alone, not its other submodules
 
     patch.setattr(nn.Module, "__setattr__", setattr_)
+
+
+@counterfactual("audit.mixed-modes", "a submodule's eval() also switches off its sibling Dropouts")
+def _(patch: pytest.MonkeyPatch) -> None:
+    parents: weakref.WeakKeyDictionary[nn.Module, nn.Module] = weakref.WeakKeyDictionary()
+    real_setattr, real_train = nn.Module.__setattr__, nn.Module.train
+
+    def setattr_(self: nn.Module, name: str, value: object) -> None:
+        real_setattr(self, name, value)
+        if isinstance(value, nn.Module):
+            parents[value] = self
+
+    def train(self: nn.Module, mode: bool = True) -> nn.Module:
+        real_train(self, mode)
+        parent = parents.get(self)
+        if not mode and parent is not None:
+            for sibling in parent.children():
+                if isinstance(sibling, nn.Dropout) and sibling is not self:
+                    real_setattr(sibling, "training", False)
+        return self
+
+    patch.setattr(nn.Module, "__setattr__", setattr_)
+    patch.setattr(nn.Module, "train", train)
 
 
 @counterfactual("audit.functional-dropout", "F.dropout defaults to training=False")

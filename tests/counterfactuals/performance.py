@@ -104,6 +104,30 @@ def _autocast_off_without_grad(patch: Patch) -> None:
     patch.setattr(torch, "autocast", autocast)
 
 
+class _EnablesGrad:
+    """An autocast that turns grad mode on when entered inside inference mode."""
+
+    def __init__(self, real: Any, *args: Any, **kwargs: Any) -> None:
+        self.inner = real(*args, **kwargs)
+
+    def __enter__(self) -> Any:
+        self.before = torch.is_grad_enabled()
+        entered = self.inner.__enter__()
+        if torch.is_inference_mode_enabled():
+            torch._C._set_grad_enabled(True)
+        return entered
+
+    def __exit__(self, *exc: Any) -> Any:
+        torch._C._set_grad_enabled(self.before)
+        return self.inner.__exit__(*exc)
+
+
+@counterfactual("perf.autocast", "autocast inside inference_mode turns grad mode on")
+def _(patch: Patch) -> None:
+    real = torch.autocast
+    patch.setattr(torch, "autocast", lambda *args, **kwargs: _EnablesGrad(real, *args, **kwargs))
+
+
 @counterfactual("perf.cuda-saved", "a CUDA Linear saves a copy of its weight")
 def _cuda_linear_copies_its_weight(patch: Patch) -> None:
     def linear(original: Any, input: torch.Tensor, weight: torch.Tensor, bias: Any = None) -> Any:

@@ -177,6 +177,27 @@ def _(patch: pytest.MonkeyPatch) -> None:
     patch.setattr(F, "linear", linear)
 
 
+@counterfactual("rg.saves-grad", "a layer frozen after the forward still gets its .grad")
+def _(patch: pytest.MonkeyPatch) -> None:
+    real = F.linear
+
+    def linear(input: torch.Tensor, weight: torch.Tensor, bias: Any = None) -> torch.Tensor:
+        out = real(input, weight, bias)
+        if weight.requires_grad and out.requires_grad:
+
+            def late(grad: torch.Tensor) -> None:  # decided when recorded, not at backward()
+                if not weight.requires_grad:
+                    flat = grad.reshape(-1, grad.shape[-1])
+                    weight.grad = flat.t() @ input.reshape(-1, input.shape[-1]).detach()
+                    if bias is not None:
+                        bias.grad = flat.sum(0)
+
+            out.register_hook(late)
+        return out
+
+    patch.setattr(F, "linear", linear)
+
+
 @counterfactual("rg.no-grad-field", "backward() accumulates into a frozen weight's old .grad")
 def _(patch: pytest.MonkeyPatch) -> None:
     real = F.linear

@@ -388,6 +388,11 @@ def _flags(model: nn.Module) -> set[bool]:
     return {module.training for module in model.modules()}
 
 
+def _training(model: nn.Module) -> list[str]:
+    """The names of the modules in training mode (``""``: the model itself)."""
+    return [name for name, module in model.named_modules() if module.training]
+
+
 def _drops(module: nn.Module, x: torch.Tensor) -> bool:
     """Whether ``module`` (a Dropout) zeroes elements of ``x`` now."""
     return bool((module(x) == 0).any())
@@ -418,6 +423,11 @@ def _audit_mixed_modes(obs: Observer) -> None:
         (model.training, _drops(model.body[1], x), _drops(model.head[0], x)),
         (False, False, True),
     )
+    obs.expect(
+        "model.eval(); model.head.train(): modules in training mode",
+        _training(model),
+        ["head", "head.0", "head.1"],
+    )
     model.eval()
     model.extra = nn.Dropout(0.5).to(obs.device)
     obs.expect(
@@ -430,9 +440,14 @@ def _audit_mixed_modes(obs: Observer) -> None:
     model.body.eval()
     obs.expect(
         "model.train(); model.body.eval(); (model.training, model.body[1] drops, "
-        "model.head[0] drops)",
-        (model.training, _drops(model.body[1], x), _drops(model.head[0], x)),
-        (True, False, True),
+        "model.head[0] drops, model.extra drops)",
+        (model.training, *(_drops(m, x) for m in (model.body[1], model.head[0], model.extra))),
+        (True, False, True, True),
+    )
+    obs.expect(
+        "model.train(); model.body.eval(): modules in training mode",
+        _training(model),
+        ["", "head", "head.0", "head.1", "extra"],
     )
 
 

@@ -679,9 +679,10 @@ def _param_bytes(params: object) -> int:
 
 @claim(
     "rg.saves-grad",
-    "A parameter frozen before any `backward()` gets no `.grad` tensor, even where gradients "
-    "flow through its layer: in a float32 `Sequential` of three `Linear(64, 64)` with any one "
-    "of them frozen, after `backward()` each trainable layer holds 16640 bytes of `.grad`, as "
+    "A `Linear` frozen before any `backward()` gets no `.grad` tensor, even where gradients "
+    "flow through it: in a float32 `Sequential` of three `Linear(64, 64)` with any one of "
+    "them frozen before the forward, or the middle one frozen between the forward and "
+    "`backward()`, after `backward()` each trainable layer holds 16640 bytes of `.grad`, as "
     "many as its parameters (64 × 64 + 64 floats), and the frozen one holds none.",
 )
 @deterministic
@@ -703,6 +704,16 @@ def _rg_saves_grad(obs: Observer) -> None:
             [None, None],
         )
     obs.expect("bytes of a Linear(64, 64)'s parameters", _param_bytes(net[0].parameters()), 16640)
+    net = nn.Sequential(*(nn.Linear(64, 64) for _ in range(3))).to(obs.device)
+    loss = net(x).sum()
+    net[1].requires_grad_(False)  # after the forward recorded it as trainable
+    loss.backward()
+    where = "loss = net(x).sum(); net[1].requires_grad_(False); loss.backward()"
+    obs.expect(
+        f"{where}: bytes of each layer's .grad",
+        [_param_bytes(p.grad for p in m.parameters() if p.grad is not None) for m in net],
+        [16640, 0, 16640],
+    )
 
 
 _CLASS_NAMES = [
