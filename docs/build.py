@@ -129,6 +129,10 @@ def build_gettext(extra: list[str]) -> Path:
     # plus those marked in the extensions and this script (docs/_ext/ui_text.py).
     sources = [*sorted((DOCS / "_ext").glob("*.py")), Path(__file__).resolve()]
     write_pot(out / "sphinx.pot", sources, CONF)
+    # The labels of what the checks observe, as the checks write them (imports torch).
+    import observation_text
+
+    observation_text.write_pot(out / f"{observation_text.DOMAIN}.pot", str(CONF["project"]))
     return out
 
 

@@ -22,6 +22,9 @@ from bs4 import BeautifulSoup
 
 # The interface text's catalogue (docs/_ext/ui_text.py): one per language, beside the pages'.
 INTERFACE = "sphinx"
+# The labels of what the checks observed (docs/_ext/observation_text.py), shown as code on the
+# verification page.
+OBSERVATIONS = "observations"
 ROLE = re.compile(r"\{([\w:-]+)\}`([^`]*)`")
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 CODE = re.compile(r"(`+)(.+?)\1")
@@ -67,7 +70,7 @@ def catalogues(docs: Path, lang: str) -> dict[str, Catalog]:
     """The catalogue of every page that has one, and the interface catalogue."""
     return {
         page: load(catalogue_path(docs, lang, page))
-        for page in [*pages(docs), INTERFACE]
+        for page in [*pages(docs), INTERFACE, OBSERVATIONS]
         if catalogue_path(docs, lang, page).exists()
     }
 
@@ -82,7 +85,7 @@ def unmatched_catalogues(docs: Path, lang: str) -> list[str]:
         [f"{page}: no {lang} catalogue" for page in sorted(sources - found)]
         + [
             f"{page}: a {lang} catalogue without a page"
-            for page in sorted(found - sources - {INTERFACE})
+            for page in sorted(found - sources - {INTERFACE, OBSERVATIONS})
         ]
         + ([] if INTERFACE in found else [f"{INTERFACE}: no {lang} interface catalogue"])
     )
@@ -146,6 +149,8 @@ NOT_PROSE = "script, style, pre, div.highlight, div.cell_output, a.headerlink"
 BLOCKS = ["p", "li", "dt", "dd", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6", "div", "nav"]
 ATTRIBUTES = ("title", "aria-label", "placeholder", "alt")
 PLACEHOLDER = re.compile(r"%\(\w+\)s|\$?\{\w+\}")
+FIELD = re.compile(r"\{[^{}]*\}")  # a field of an f-string label, as the check writes it
+VERIFICATION = "verification"
 
 
 def english_fragments(msgid: str) -> list[str]:
@@ -214,6 +219,12 @@ def untranslated_on_pages(docs: Path, html: Path, lang: str) -> list[str]:
         )
         for message in catalogue:
             if not message.id or isinstance(message.id, tuple) or message.string == message.id:
+                continue
+            if page == OBSERVATIONS:  # a label, as an evidence line: "label → value"
+                pattern = re.compile(".+?".join(map(re.escape, FIELD.split(message.id))) + " → ")
+                text = shown.get(VERIFICATION, ("", set()))[0]
+                if any(pattern.match(line) for line in text.splitlines()):
+                    found.append(f"{VERIFICATION}: English of {page}.po shown: {message.id!r}")
                 continue
             for fragment in english_fragments(message.id):
                 if _found(fragment, kept):

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from _catalogues import CODE, LINK, ROLE, catalogues
+from _catalogues import CODE, LINK, OBSERVATIONS, ROLE, catalogues
 
 CELL = re.compile(r"`([^`]+)`")
 
@@ -91,8 +91,11 @@ def prose(text: str) -> str:
     return CODE.sub(" ", text)
 
 
+LATIN = re.compile(r"[A-Za-z][\w-]*\Z")  # a variant that is a word in Latin letters
+
+
 def _pattern(variant: str) -> re.Pattern[str]:
-    if re.fullmatch(r"[A-Za-z][\w-]*", variant):  # a word in Latin letters, not a method call
+    if LATIN.match(variant):  # a word in Latin letters, not a method call
         return re.compile(rf"(?<![\w.]){re.escape(variant)}(?![\w(])")
     return re.compile(re.escape(variant))
 
@@ -142,10 +145,12 @@ def typography_problems(text: str) -> list[str]:
 
 
 def typography_uses(docs: Path, lang: str) -> list[str]:
-    """Every translation of ``lang`` whose prose breaks a typography rule."""
+    """Every translation of ``lang`` whose prose breaks a typography rule (not the labels of
+    observations: they are shown as code, whose punctuation is half-width)."""
     return [
         f"{page}: {problem} in {message.string[:80]!r}"
         for page, catalogue in catalogues(docs, lang).items()
+        if page != OBSERVATIONS
         for message in catalogue
         if message.id and isinstance(message.string, str)
         for problem in typography_problems(message.string)
@@ -155,12 +160,18 @@ def typography_uses(docs: Path, lang: str) -> list[str]:
 def discouraged_uses(docs: Path, lang: str) -> tuple[list[str], list[str]]:
     """(uses of discouraged variants, exceptions no translation needs any more)."""
     rules, exceptions = read_glossary(glossary_path(docs, lang))
+    # A label of an observation is code with words in it: a variant in Latin letters there
+    # (head, forward) is a name of the code.
+    in_code = [
+        Rule(r.english, r.term, tuple(v for v in r.variants if not LATIN.match(v)), r.allowed)
+        for r in rules
+    ]
     problems, used = [], set()
     for page, catalogue in catalogues(docs, lang).items():
         for message in catalogue:
             if not message.id or not isinstance(message.string, str):
                 continue
-            for use in find_variants(message.string, rules):
+            for use in find_variants(message.string, in_code if page == OBSERVATIONS else rules):
                 excused = [
                     e
                     for e in exceptions

@@ -6,6 +6,7 @@ import functools
 import json
 import re
 import runpy
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,10 @@ from sphinx.util import import_object
 from gradmodes import records
 from gradmodes.claims import all_claims
 from gradmodes.records import load_records
+
+sys.path.insert(0, str(DOCS / "_ext"))
+from observation_text import failure_parts
+from observation_text import translator as observation_translator
 
 pytestmark = pytest.mark.site
 VERIFICATION = "verification"
@@ -239,12 +244,25 @@ def test_a_ranged_claims_entry_quotes_how_its_check_fails_outside_its_range(
         assert entry is not None, c.id
         # compared word by word: docutils writes a literal's runs of spaces and its line
         # breaks as no-break spaces and spaces
-        codes = entry.select(".record-outside li code")
-        shown = [" ".join(code.get_text().split()) for code in codes]
+        shown = [
+            [" ".join(code.get_text().split()) for code in item.select("code")]
+            for item in entry.select(".record-outside li")
+        ]
         failures = [f.removeprefix(f"claim {c.id!r} is false: ") for f in expected]
-        assert shown == [" ".join(f.split()) for f in failures], c.id
+        assert shown == [_failure_codes(f, lang) for f in failures], c.id
         listed += len(shown)
     assert listed or not recorded  # the records show what changed
+
+
+def _failure_codes(failure: str, lang: str) -> list[str]:
+    """How a failure is shown: its label (in ``lang``), the expected and the observed value;
+    another error as it is."""
+    parts = failure_parts(failure)
+    if parts is None:
+        return [" ".join(failure.split())]
+    what, expected, observed = parts
+    label = observation_translator(DOCS, ["locale"], lang).label(what)
+    return [" ".join(text.split()) for text in (label, expected, observed)]
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)

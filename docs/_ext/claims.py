@@ -53,6 +53,7 @@ from gradmodes.claims import (
     all_claims,
     get_claim,
 )
+from observation_text import Translator, translator
 from ui_text import N_, _
 
 logger = logging.getLogger(__name__)
@@ -93,6 +94,8 @@ LABELS = {
     # After the mark of a claim stated for some torch releases only (the range, PEP 440).
     "mark-range": N_("(torch {range})"),
     "outside-fails": N_("its check fails there:"),
+    # After the label of what a false check observed: {expected} and {observed} are values.
+    "failure": N_(": expected {expected}, observed {observed}"),
     "topic-eval": N_("model.eval() and train()"),
     "topic-rg": N_("requires_grad: freezing parameters"),
     "topic-ng": N_("no_grad, set_grad_enabled and enable_grad"),
@@ -353,7 +356,7 @@ class ClaimEntries(SphinxDirective):
             (text["cited-by"], cited_by(claim_id=claim.id)),
             (text["checked-on"], evidence.record_row(self.env, claim)),
             (text["outside-range"], evidence.outside_range(self.env, claim)),
-            (text["evidence"], _evidence(found)),
+            (text["evidence"], self._observed(claim, found)),
         ]
         rows = [(name, body) for name, body in rows if body is not None]
         for name, body in rows:
@@ -363,6 +366,19 @@ class ClaimEntries(SphinxDirective):
             facts += field
         entry += facts
         return entry
+
+    def _observed(self, claim: Claim, found: Evidence | None) -> nodes.Node:
+        """What the check observed, its labels in the page's language."""
+        text = observed_text(self.env)
+        for what, _value in found.observations if found else ():
+            if not text.knows(what):
+                logger.warning(
+                    f"claim {claim.id!r}: the label {what!r} of what its check observed is in "
+                    "no catalogue: write it in the check as a string or an f-string "
+                    "(docs/_ext/observation_text.py)",
+                    location=self.get_location(),
+                )
+        return _evidence(found, text)
 
     def _statement(self, statement: str) -> nodes.paragraph:
         """A translatable paragraph: its msgid is the statement's MyST source."""
@@ -408,13 +424,19 @@ def environment_facts() -> dict[str, str]:
     }
 
 
-def _evidence(evidence: Evidence | None) -> nodes.Node:
+def observed_text(env: BuildEnvironment) -> Translator:
+    """What the checks observed, in the language being built (``observation_text.py``)."""
+    config = env.config
+    return translator(Path(env.srcdir), config.locale_dirs, config.language)
+
+
+def _evidence(evidence: Evidence | None, text: Translator) -> nodes.Node:
     if evidence is None:
         return nodes.paragraph("", "-")
     items = nodes.bullet_list(classes=["claim-evidence"])
     for what, value in evidence.observations:
-        shown = f"{what} → {value}"
-        items += nodes.list_item("", nodes.paragraph("", "", nodes.literal(shown, shown)))
+        shown = f"{text.label(what)} → {text.value(value)}"
+        items += nodes.list_item("", fixed(nodes.paragraph("", "", nodes.literal(shown, shown))))
     return items
 
 

@@ -29,9 +29,10 @@ from sphinx.application import Sphinx
 from sphinx.environment import BuildEnvironment
 from sphinx.util.docutils import SphinxDirective
 
-from claims import VERIFICATION_PAGE, fixed, in_scope, labels, topic_of, topic_title
+from claims import VERIFICATION_PAGE, fixed, in_scope, labels, observed_text, topic_of, topic_title
 from gradmodes.claims import Claim
 from gradmodes.records import Record, fingerprint, load_records, outcome, status_of
+from observation_text import Translator, failure_parts
 
 EVIDENCE_PAGE = "evidence"
 # What each shown status looks like in a cell (its word, from LABELS, is the cell's title).
@@ -140,6 +141,7 @@ def outside_range(env: BuildEnvironment, claim: Claim) -> nodes.Node | None:
     page = _uri(env, EVIDENCE_PAGE)
     items = nodes.bullet_list(classes=["record-outside"])
     prefix = f"claim {claim.id!r} is false: "
+    text, observed = labels(env), observed_text(env)
     for record in found:
         if claim.applies(record.environment.torch):
             continue
@@ -149,10 +151,26 @@ def outside_range(env: BuildEnvironment, claim: Claim) -> nodes.Node | None:
         label = short_label(record, found)
         item = nodes.paragraph()
         item += nodes.reference("", label, refuri=f"{page}#{anchor(record)}")
-        item += nodes.Text(f" {labels(env)['outside-fails']} ")
-        item += nodes.literal(failure, failure)
+        item += nodes.Text(f" {text['outside-fails']} ")
+        item += _failure(failure, text, observed)
         items += nodes.list_item("", fixed(item))
     return items if len(items) else None
+
+
+def _failure(failure: str, text: dict[str, str], observed: Translator) -> list[nodes.Node]:
+    """A false claim's failure: what was observed (its label in the page's language), what
+    was expected, what was seen; another error (a crash) as it is."""
+    parts = failure_parts(failure)
+    if parts is None:
+        return [nodes.literal(failure, failure)]
+    what, expected, seen = parts
+    label = observed.label(what)
+    before, _, rest = text["failure"].partition("{expected}")
+    between, _, after = rest.partition("{observed}")
+    shown: list[nodes.Node] = [nodes.literal(label, label), nodes.Text(before)]
+    shown += [nodes.literal(expected, expected), nodes.Text(between)]
+    shown += [nodes.literal(seen, seen), nodes.Text(after)]
+    return shown
 
 
 def recorded_range(env: BuildEnvironment) -> str | None:
