@@ -11,6 +11,7 @@ put in, to show that each fault is reported.
 from __future__ import annotations
 
 import re
+import sys
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +20,9 @@ from _site import pages
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
 from bs4 import BeautifulSoup
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "docs" / "_ext"))
+from observation_text import Templates
 
 # The interface text's catalogue (docs/_ext/ui_text.py): one per language, beside the pages'.
 INTERFACE = "sphinx"
@@ -149,7 +153,6 @@ NOT_PROSE = "script, style, pre, div.highlight, div.cell_output, a.headerlink"
 BLOCKS = ["p", "li", "dt", "dd", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6", "div", "nav"]
 ATTRIBUTES = ("title", "aria-label", "placeholder", "alt")
 PLACEHOLDER = re.compile(r"%\(\w+\)s|\$?\{\w+\}")
-FIELD = re.compile(r"\{[^{}]*\}")  # a field of an f-string label, as the check writes it
 VERIFICATION = "verification"
 
 
@@ -209,6 +212,7 @@ def untranslated_on_pages(docs: Path, html: Path, lang: str) -> list[str]:
     message) is not looked for.
     """
     found = []
+    labels = Templates.of_checks()
     sources = {page: path.read_text(encoding="utf-8") for page, path in _pages(html)}
     shown = {page: page_text(source) for page, source in sources.items()}
     without_code = {page: page_text(source, inline_code=False) for page, source in sources.items()}
@@ -221,7 +225,9 @@ def untranslated_on_pages(docs: Path, html: Path, lang: str) -> list[str]:
             if not message.id or isinstance(message.id, tuple) or message.string == message.id:
                 continue
             if page == OBSERVATIONS:  # a label, as an evidence line: "label → value"
-                pattern = re.compile(".+?".join(map(re.escape, FIELD.split(message.id))) + " → ")
+                known = labels.by_msgid.get(message.id)
+                label = known.pattern.pattern if known else re.escape(message.id)
+                pattern = re.compile(label + " → ")
                 text = shown.get(VERIFICATION, ("", set()))[0]
                 if any(pattern.match(line) for line in text.splitlines()):
                     found.append(f"{VERIFICATION}: English of {page}.po shown: {message.id!r}")

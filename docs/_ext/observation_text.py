@@ -202,10 +202,11 @@ class Templates:
         return template.fill(translated, values)
 
     def phrase(self, value: str, translations: Mapping[str, str], depth: int = 2) -> str:
-        """``value`` translated if it is one of the checks' phrases, else as it is."""
+        """``value`` translated if it is one of the checks' phrases that the catalogue
+        translates, else as it is (code, a number, a repr: the same in every language)."""
         found = self.match(value)
-        if found is None or not WORDS.search(found[0].msgid):
-            return value  # code, a number, a repr: the same in every language
+        if found is None or translations.get(found[0].msgid, found[0].msgid) == found[0].msgid:
+            return value
         return self.translate(value, translations, depth)
 
     def unknown(self, labels: Iterable[str]) -> list[str]:
