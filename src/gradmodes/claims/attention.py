@@ -428,8 +428,8 @@ def _attn_padding_zeros(obs: Observer) -> None:
     "attn.encoder-autocast",
     "Under `torch.autocast('cpu', dtype=torch.bfloat16)`, the eval-mode 2-layer "
     "`nn.TransformerEncoder` of `TransformerEncoderLayer(8, 2, dim_feedforward=16, "
-    "batch_first=True)` given a `src_key_padding_mask` raises `RuntimeError` ('expected "
-    "scalar type Float but found BFloat16') under `torch.no_grad()` and under "
+    "batch_first=True)` given a `src_key_padding_mask` raises `RuntimeError` (`expected "
+    "scalar type Float but found BFloat16`) under `torch.no_grad()` and under "
     "`torch.inference_mode()`, while with gradients enabled it runs; without the padding "
     "mask, or built with `enable_nested_tensor=False`, it runs under each of the three grad "
     "modes.",
@@ -469,8 +469,8 @@ def _attn_encoder_autocast(obs: Observer) -> None:
     "In eval mode with gradients enabled and a `src_key_padding_mask`, a 2-layer "
     "`nn.TransformerEncoder` of `TransformerEncoderLayer(8, 2, dim_feedforward=16, "
     "batch_first=True)` whose first layer is frozen and whose second layer is trainable "
-    "raises `AssertionError` ('MultiheadAttention does not support NestedTensor outside of "
-    "its fast path'), while with its first layer trainable and its second frozen it runs and "
+    "raises `AssertionError` (`MultiheadAttention does not support NestedTensor outside of "
+    "its fast path`), while with its first layer trainable and its second frozen it runs and "
     "gives non-zero values at the padded positions; built with `enable_nested_tensor=False`, "
     "the same encoder runs, gives non-zero values at the padded positions under each of the "
     "three grad modes, and its outputs under `torch.no_grad()` and with gradients enabled "

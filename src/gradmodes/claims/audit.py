@@ -331,7 +331,7 @@ def _stepped_value(
 @claim(
     "audit.two-groups",
     "Every optimizer class in `torch.optim` refuses a parameter in two param groups "
-    "(`ValueError`: 'some parameters appear in more than one parameter group') but accepts it "
+    "(`ValueError`: `some parameters appear in more than one parameter group`) but accepts it "
     "listed twice in one group, with a warning, and then `step()` gives it another value than "
     "when it is listed once; so does a group listing it again appended to "
     "`optimizer.param_groups` by hand, in every class but `LBFGS`, whose `step()` then raises.",
@@ -555,8 +555,8 @@ def _audit_eval_buffers(obs: Observer) -> None:
     "audit.inference-params",
     "Layers built inside `torch.inference_mode()` have inference tensors as parameters and "
     "buffers, and training them outside the mode fails: `SGD.step()` on a `Linear` built there "
-    "and a training-mode forward of a `BatchNorm1d` built there raise `RuntimeError` ('Inplace "
-    "update to inference tensor outside InferenceMode is not allowed').",
+    "and a training-mode forward of a `BatchNorm1d` built there raise `RuntimeError` (`Inplace "
+    "update to inference tensor outside InferenceMode is not allowed`).",
 )
 @deterministic
 def _audit_inference_params(obs: Observer) -> None:

@@ -50,7 +50,7 @@ def _bwd_no_grad(obs: Observer) -> None:
     "`loss.backward()` called inside `torch.inference_mode()` runs too and gives the same "
     "gradients, but each `.grad` it creates is an inference tensor: the next backward, "
     "outside the mode, which adds into that `.grad` in place, raises `RuntimeError` "
-    "('Inplace update to inference tensor outside InferenceMode is not allowed'), and it "
+    "(`Inplace update to inference tensor outside InferenceMode is not allowed`), and it "
     "does not when `zero_grad()` (which sets `.grad` to `None`) runs first.",
 )
 @deterministic
@@ -92,10 +92,10 @@ def _built_inside(make: type[nn.Module] | object, *args: object) -> nn.Module:
     "and require grad; trained outside the mode on an input that does not require grad, "
     "`nn.Linear(3, 2)` gives its bias a gradient and its weight none, without an error (its "
     "weight enters through a transposed view, which, taken outside the mode, does not require "
-    "grad); on an input that requires grad its forward raises `RuntimeError` ('Inference "
-    "tensors cannot be saved for backward'), and `optimizer.step()` on its parameters "
-    "raises `RuntimeError` ('Inplace update to inference tensor outside InferenceMode is not "
-    "allowed').",
+    "grad); on an input that requires grad its forward raises `RuntimeError` (`Inference "
+    "tensors cannot be saved for backward`), and `optimizer.step()` on its parameters "
+    "raises `RuntimeError` (`Inplace update to inference tensor outside InferenceMode is not "
+    "allowed`).",
 )
 @deterministic
 def _bwd_built_inside(obs: Observer) -> None:
@@ -123,9 +123,9 @@ def _bwd_built_inside(obs: Observer) -> None:
     "bwd.built-inside-layers",
     "Built under `torch.inference_mode()` and trained outside it on an input that does not "
     "require grad, `nn.Conv1d(2, 2, 3)` and `nn.LayerNorm(3)` raise `RuntimeError` "
-    "('Inference tensors cannot be saved for backward') in their forward, `nn.BatchNorm1d(3)` "
-    "in train mode raises `RuntimeError` ('Inplace update to inference tensor outside "
-    "InferenceMode is not allowed') when it updates its running statistics, and "
+    "(`Inference tensors cannot be saved for backward`) in their forward, `nn.BatchNorm1d(3)` "
+    "in train mode raises `RuntimeError` (`Inplace update to inference tensor outside "
+    "InferenceMode is not allowed`) when it updates its running statistics, and "
     "`nn.Embedding(5, 3)` trains (its weight gets a gradient).",
 )
 @deterministic
@@ -195,7 +195,7 @@ def _bwd_loaded(obs: Observer) -> None:
     "bwd.converted",
     "`model.double()` called under `torch.inference_mode()` on a float32 model replaces its "
     "parameters by inference tensors, so that training it outside the mode raises "
-    "`RuntimeError` ('Inference tensors cannot be saved for backward'), while "
+    "`RuntimeError` (`Inference tensors cannot be saved for backward`), while "
     "`model.to(torch.float32)` on it leaves the parameters as they were; `copy.deepcopy` of "
     "a model built under `torch.inference_mode()` gives normal parameters that train.",
 )

@@ -62,8 +62,8 @@ def _linear_and_head(device: torch.device) -> tuple[nn.Linear, nn.Linear, torch.
 @claim(
     "ckpt.reentrant-frozen-input",
     "With `use_reentrant=True`, when no tensor input of the checkpointed function requires "
-    "grad, `checkpoint` warns 'None of the inputs have requires_grad=True', adding 'Gradients "
-    "will be None', its output does not require grad, and `backward()` gives the parameters inside "
+    "grad, `checkpoint` warns `None of the inputs have requires_grad=True`, adding `Gradients "
+    "will be None`, its output does not require grad, and `backward()` gives the parameters inside "
     "the function no `.grad`, even when the loss also goes through a trainable layer after it.",
 )
 @deterministic
@@ -101,9 +101,9 @@ def _ckpt_non_reentrant_frozen_input(obs: Observer) -> None:
 
 @claim(
     "ckpt.default",
-    "On torch 2.13, `checkpoint` called without `use_reentrant` warns 'the use_reentrant "
-    "parameter should be passed explicitly' and runs the reentrant variant: for an input that "
-    "does not require grad it also warns 'None of the inputs have requires_grad=True', and the "
+    "From torch 2.3, `checkpoint` called without `use_reentrant` warns `the use_reentrant "
+    "parameter should be passed explicitly` and runs the reentrant variant: for an input that "
+    "does not require grad it also warns `None of the inputs have requires_grad=True`, and the "
     "parameters inside get no gradient.",
     torch_versions=">=2.3",  # the records of other releases (evidence page)
 )
@@ -323,8 +323,8 @@ def _mode_block(device: torch.device) -> nn.Sequential:
     "Switching to eval mode between the forward pass and `backward()` makes the recomputation "
     "run in eval mode: for a block of `Linear`, `Dropout`, `BatchNorm1d` and `Linear`, "
     "`use_reentrant=True` silently gives gradients that differ from those of the train-mode "
-    "forward, and `use_reentrant=False` makes `backward()` raise `CheckpointError` ('A "
-    "different number of tensors was saved during the original forward and recomputation').",
+    "forward, and `use_reentrant=False` makes `backward()` raise `CheckpointError` (`A "
+    "different number of tensors was saved during the original forward and recomputation`).",
 )
 @deterministic
 def _ckpt_mode_switch(obs: Observer) -> None:
@@ -359,7 +359,7 @@ def _ckpt_mode_switch(obs: Observer) -> None:
     "`use_reentrant` setting runs the function once, saves nothing for backward and returns "
     "an output that does not require grad, also for an input that requires grad; it warns "
     "nothing, except that with `use_reentrant=True` an input that does not require grad "
-    "still gets the warning 'None of the inputs have requires_grad=True'.",
+    "still gets the warning `None of the inputs have requires_grad=True`.",
 )
 @deterministic
 def _ckpt_no_grad(obs: Observer) -> None:

@@ -63,7 +63,7 @@ def _compile_check(run: Callable[[Observer], None]) -> Callable[[Observer], None
     'A `SimpleModel` compiled with `torch.compile(model, backend="eager")` and called with '
     "gradients enabled, then under `torch.no_grad()`, is compiled twice (dynamo's "
     "`CompileCounter` counts 2 frames), the second time because the guard "
-    "'GLOBAL_STATE changed: grad_mode' failed; two more calls, one in each mode, compile "
+    "`GLOBAL_STATE changed: grad_mode` failed; two more calls, one in each mode, compile "
     "nothing, and only the output computed with gradients enabled requires grad.",
     torch_versions=">=2.5",  # the records of other releases (evidence page)
 )
@@ -90,7 +90,7 @@ def _co_grad_mode(obs: Observer) -> None:
     "co.inference-mode",
     "Called under `torch.inference_mode()` after a call with gradients enabled and one under "
     "`torch.no_grad()`, the compiled `SimpleModel` is compiled a third time: the no_grad graph's "
-    "guard on the input's dispatch keys failed ('dispatch key set mismatch'), and its output "
+    "guard on the input's dispatch keys failed (`dispatch key set mismatch`), and its output "
     "is an inference tensor.",
     torch_versions=">=2.5",  # the records of other releases (evidence page)
 )
@@ -154,7 +154,7 @@ def _co_eval(obs: Observer) -> None:
 @claim(
     "co.requires-grad",
     "Freezing the compiled `SimpleModel`'s parameters (`requires_grad=False`) after a call "
-    "makes dynamo compile it again ('requires_grad mismatch' on a parameter), and the output "
+    "makes dynamo compile it again (`requires_grad mismatch` on a parameter), and the output "
     "then does not require grad; an input that requires grad also compiles a new graph.",
     torch_versions=">=2.12",  # the records of other releases (evidence page)
 )
@@ -221,7 +221,7 @@ def _co_inner_block(obs: Observer) -> None:
     "`torch.compile(model)` returns an `OptimizedModule` that holds the model as `_orig_mod`: "
     "its `eval()` and `train()` set the model's own flags, and its `state_dict()` keys start "
     "with `_orig_mod.`, so loading them into an uncompiled model raises `RuntimeError` "
-    "('Missing key(s) in state_dict').",
+    "(`Missing key(s) in state_dict`).",
 )
 @_compile_check
 def _co_wrapper(obs: Observer) -> None:
@@ -254,8 +254,8 @@ def _co_wrapper(obs: Observer) -> None:
     'After four `nn.Sequential` models compiled with `torch.compile(model, backend="eager")` '
     "were each called with gradients enabled and under `torch.no_grad()` (8 graphs), a fifth "
     "one compiled the same way and called the same way compiles nothing (0 frames), still "
-    "returns the model's output, and dynamo logs 'torch._dynamo hit config.recompile_limit "
-    "(8)': the graphs of the four earlier models count toward the fifth's limit.",
+    "returns the model's output, and dynamo logs `torch._dynamo hit config.recompile_limit "
+    "(8)`: the graphs of the four earlier models count toward the fifth's limit.",
     torch_versions=">=2.7",  # the records of other releases (evidence page)
 )
 @_compile_check

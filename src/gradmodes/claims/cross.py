@@ -121,7 +121,7 @@ def _x_freeze_finetune(obs: Observer) -> None:
     "x.detach",
     "`t.detach()` returns a tensor that shares storage with `t` and does not require grad; an "
     "in-place change to it is visible in `t`, and a later `backward()` that needs `t` raises "
-    "`RuntimeError` ('modified by an inplace operation').",
+    "`RuntimeError` (`modified by an inplace operation`).",
 )
 @deterministic
 def _x_detach(obs: Observer) -> None:
@@ -399,7 +399,7 @@ def _x_seed_train_mode(obs: Observer) -> None:
     "require grad saves that input for backward when the layer's weight requires grad (with "
     "its bias trainable or frozen), and saves nothing when the weight is frozen (with its "
     "bias trainable or frozen); so the trainable layer called on an inference tensor raises "
-    "`RuntimeError` ('Inference tensors cannot be saved for backward').",
+    "`RuntimeError` (`Inference tensors cannot be saved for backward`).",
 )
 @deterministic
 def _x_linear_saves_input(obs: Observer) -> None:
@@ -627,8 +627,8 @@ def _helper_results(
 @claim(
     "x.input-gradient",
     "An input-gradient helper decorated with `@torch.enable_grad()` that takes "
-    "`x.detach().requires_grad_()` raises `RuntimeError` ('element 0 of tensors does not "
-    "require grad and does not have a grad_fn') when called under `torch.inference_mode()`, "
+    "`x.detach().requires_grad_()` raises `RuntimeError` (`element 0 of tensors does not "
+    "require grad and does not have a grad_fn`) when called under `torch.inference_mode()`, "
     "for a normal or an inference-tensor input; with its body under "
     "`torch.inference_mode(False)` and `torch.enable_grad()` and its input cloned there, it "
     "returns the input gradient, as a normal tensor, under `inference_mode`, under `no_grad` "

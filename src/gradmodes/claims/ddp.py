@@ -169,8 +169,8 @@ def _ddp_freeze_before(obs: Observer) -> None:
     "`find_unused_parameters=False`, stops the averaging silently: after the first "
     "`backward()` each process keeps its own local gradients for the trainable layer, which "
     "differ between the two processes, with no error or warning; the next forward pass "
-    "raises `RuntimeError` ('Expected to have finished reduction in the prior iteration "
-    "before starting a new one').",
+    "raises `RuntimeError` (`Expected to have finished reduction in the prior iteration "
+    "before starting a new one`).",
     torch_versions="!=2.8.*,!=2.9.*,!=2.10.*",  # the records of other releases (evidence page)
 )
 @deterministic
@@ -206,8 +206,8 @@ def _ddp_freeze_after(obs: Observer) -> None:
     "With `find_unused_parameters=True`, a parameter frozen after wrapping is treated as "
     "unused: two training steps run without an error, its `.grad` stays `None`, and the other "
     "gradients are averaged; with nothing unused (the same parameter frozen before wrapping), "
-    "the flag makes each process print the warning 'find_unused_parameters=True was specified "
-    "in DDP constructor, but did not find any unused parameters in the forward pass'.",
+    "the flag makes each process print the warning `find_unused_parameters=True was specified "
+    "in DDP constructor, but did not find any unused parameters in the forward pass`.",
 )
 @deterministic
 def _ddp_find_unused(obs: Observer) -> None:
@@ -310,8 +310,8 @@ def _sync_batchnorm() -> dict[str, object]:
 @claim(
     "ddp.syncbn",
     "On CPU, with a gloo process group running, `nn.SyncBatchNorm` (from "
-    "`convert_sync_batchnorm`) in train mode raises `ValueError` ('SyncBatchNorm expected "
-    "input tensor to be on GPU'), with its parameters frozen too; in eval mode it runs, gives "
+    "`convert_sync_batchnorm`) in train mode raises `ValueError` (`SyncBatchNorm expected "
+    "input tensor to be on GPU`), with its parameters frozen too; in eval mode it runs, gives "
     "exactly the output of `BatchNorm1d` in eval mode with the same statistics, and updates no "
     "buffer.",
 )

@@ -322,8 +322,8 @@ def _eval_custom(obs: Observer) -> None:
 
 @claim(
     "eval.bn-batch1",
-    "In train mode `BatchNorm1d` raises `ValueError` ('Expected more than 1 value per channel "
-    "when training') for an input with one value per channel (a batch of one sample of shape "
+    "In train mode `BatchNorm1d` raises `ValueError` (`Expected more than 1 value per channel "
+    "when training`) for an input with one value per channel (a batch of one sample of shape "
     "`(1, C)`), while in eval mode it accepts it.",
 )
 @deterministic
@@ -782,7 +782,7 @@ def _eval_bn_defaults(obs: Observer) -> None:
     "eval.bn2d-one-image",
     "In train mode `BatchNorm2d` accepts a batch of one image of shape `(1, C, H, W)` with "
     "`H * W > 1`, normalising each channel over its `H * W` values, and raises the `ValueError` "
-    "'Expected more than 1 value per channel when training' for shape `(1, C, 1, 1)`.",
+    "`Expected more than 1 value per channel when training` for shape `(1, C, 1, 1)`.",
 )
 @deterministic
 def _eval_bn2d_one_image(obs: Observer) -> None:

@@ -60,9 +60,9 @@ def _bn_updates(module: Callable[[torch.Tensor], torch.Tensor], bn: nn.Module) -
 
 @claim(
     "ex.jit-deprecated",
-    "`torch.jit.trace` and `torch.jit.script` issue a `DeprecationWarning` ('`torch.jit.trace` "
-    "is deprecated', '`torch.jit.script` is deprecated', each followed by 'Please switch to "
-    "`torch.compile` or `torch.export`.').",
+    "`torch.jit.trace` and `torch.jit.script` issue a `DeprecationWarning` "
+    "(`` `torch.jit.trace` is deprecated ``, `` `torch.jit.script` is deprecated ``, each "
+    "followed by `` Please switch to `torch.compile` or `torch.export`. ``).",
     torch_versions=">=2.10,<2.14",  # the records of other releases (evidence page)
 )
 @_export_check
@@ -179,8 +179,8 @@ def _training_arguments(program: Any) -> dict[str, object]:
 @claim(
     "ex.export-no-eval",
     "The module from `program.module()` refuses to switch mode: its `eval()` and `train()` "
-    "raise `NotImplementedError` ('Calling eval() is not supported yet.', 'Calling train() is "
-    "not supported yet.').",
+    "raise `NotImplementedError` (`Calling eval() is not supported yet.`, `Calling train() is "
+    "not supported yet.`).",
     torch_versions=">=2.3",  # the records of other releases (evidence page)
 )
 @_export_check
@@ -282,7 +282,7 @@ TRAIN_WARNING = (
 @claim(
     "ex.onnx-dropout",
     "`torch.onnx.export(model, ..., dynamo=True)` of `Linear`-`Dropout` in train mode issues "
-    "a `UserWarning` ('Exporting a model while it is in training mode. ...') and gives `Gemm` "
+    "a `UserWarning` (`Exporting a model while it is in training mode. ...`) and gives `Gemm` "
     "and a `Dropout` node whose `training_mode` is `True`, and two onnxruntime runs on the "
     "same input differ; exported in eval mode, without the warning, it is `Gemm` alone.",
     torch_versions=">=2.10",  # the records of other releases (evidence page)

@@ -132,8 +132,8 @@ def _fn_functional_call_mode(obs: Observer) -> None:
 
 @claim(
     "fn.vmap-dropout",
-    "`torch.func.vmap` over a `Dropout(0.5)` in train mode raises `RuntimeError` ('vmap: called "
-    'random operation while in randomness error mode\') with the default `randomness="error"`; '
+    "`torch.func.vmap` over a `Dropout(0.5)` in train mode raises `RuntimeError` (`vmap: called "
+    'random operation while in randomness error mode`) with the default `randomness="error"`; '
     'in eval mode it runs; with `randomness="different"` the samples\' masks differ, with '
     '`"same"` they are all equal.',
 )
@@ -163,9 +163,9 @@ def _fn_vmap_dropout(obs: Observer) -> None:
 
 @claim(
     "fn.vmap-batchnorm",
-    "`torch.func.vmap` over a `BatchNorm1d` in train mode raises `RuntimeError` ('Batch norm "
+    "`torch.func.vmap` over a `BatchNorm1d` in train mode raises `RuntimeError` (`Batch norm "
     "got a batched tensor as input while the running_mean or running_var, which will be "
-    "updated in place, were not batched'), whose advice is to set `track_running_stats` to "
+    "updated in place, were not batched`), whose advice is to set `track_running_stats` to "
     "`False`; in eval mode it runs, and so does one built with `track_running_stats=False` in "
     "train mode.",
 )

@@ -74,9 +74,9 @@ _FIRING = "Full backward hook is firing when gradients are computed with respect
     "A full backward hook (`register_full_backward_hook`) on `nn.Linear(3, 2)` is called "
     "once per backward: with frozen parameters and an input that requires grad, `grad_input` "
     "holds the input's gradient; with trainable parameters and an input that does not "
-    "require grad, `grad_input` is `(None,)` and torch warns ('Full backward hook is firing "
+    "require grad, `grad_input` is `(None,)` and torch warns (`Full backward hook is firing "
     "when gradients are computed with respect to module outputs since no inputs require "
-    "gradients'); with frozen parameters and an input that does not require grad, or after "
+    "gradients`); with frozen parameters and an input that does not require grad, or after "
     "a forward under `torch.no_grad()`, the output does not require grad, so no backward can "
     "run and the hook is not called.",
     torch_versions=">=2.8",  # the records of other releases (evidence page)
@@ -142,7 +142,7 @@ def _hook_forward(obs: Observer) -> None:
 @claim(
     "hook.grad-frozen",
     "`torch.autograd.grad(loss, [w, f])` with a tensor `f` that does not require grad "
-    "raises `RuntimeError` ('One of the differentiated Tensors does not require grad'), also "
+    "raises `RuntimeError` (`One of the differentiated Tensors does not require grad`), also "
     "with `allow_unused=True` or `materialize_grads=True`.",
 )
 @deterministic
@@ -161,8 +161,8 @@ def _hook_grad_frozen(obs: Observer) -> None:
 @claim(
     "hook.grad-unused",
     "`torch.autograd.grad(loss, [w, u])` with a tensor `u` that requires grad but was not "
-    "used to compute `loss` raises `RuntimeError` ('The differentiated Tensor at index 1 "
-    "appears to not have been used in the graph', telling to set `allow_unused=True`); "
+    "used to compute `loss` raises `RuntimeError` (`The differentiated Tensor at index 1 "
+    "appears to not have been used in the graph`, telling to set `allow_unused=True`); "
     "with `allow_unused=True` it returns `None` for `u`, with `materialize_grads=True` "
     "zeros of `u`'s shape, and `materialize_grads=True` with `allow_unused=False` raises "
     "`ValueError`.",

@@ -102,7 +102,7 @@ def _factories(device: torch.device) -> dict[str, Callable[[], torch.Tensor]]:
     "`torch.empty`, `torch.full`, `torch.arange`, `torch.tensor`, `n * 2` and `net(n)` on a "
     "normal tensor `n` create inference tensors (`torch.is_inference(t)` is `True`, also "
     "after the block), none of which has a version counter: reading `t._version` raises "
-    "`RuntimeError` ('Inference tensors do not track version counter'); a view `n[:2]` of a "
+    "`RuntimeError` (`Inference tensors do not track version counter`); a view `n[:2]` of a "
     "normal tensor and a normal tensor changed in place (`n.add_(1)`) stay normal tensors, "
     "and the same calls under `no_grad` give normal tensors.",
 )
@@ -177,8 +177,8 @@ def _im_normal_bookkeeping(obs: Observer) -> None:
 @claim(
     "im.no-autograd-later",
     "Outside the mode, an inference tensor `a` cannot be saved for backward: `a * w` with "
-    "`w.requires_grad` raises `RuntimeError` ('Inference tensors cannot be saved for "
-    "backward'), `a + w` works because addition saves no input, and `a.clone()` made outside "
+    "`w.requires_grad` raises `RuntimeError` (`Inference tensors cannot be saved for "
+    "backward`), `a + w` works because addition saves no input, and `a.clone()` made outside "
     "the mode is a normal tensor for which `a.clone() * w` works.",
 )
 @deterministic
@@ -204,8 +204,8 @@ def _im_no_autograd_later(obs: Observer) -> None:
 @claim(
     "im.inplace-outside",
     "An in-place update of an inference tensor outside `torch.inference_mode()` raises "
-    "`RuntimeError` ('Inplace update to inference tensor outside InferenceMode is not "
-    "allowed'), e.g. `total /= n` on a loss sum accumulated inside the mode, while the "
+    "`RuntimeError` (`Inplace update to inference tensor outside InferenceMode is not "
+    "allowed`), e.g. `total /= n` on a loss sum accumulated inside the mode, while the "
     "out-of-place `total / n` works and `total.clone()`, made outside the mode, can be changed "
     "in place.",
 )
@@ -275,8 +275,8 @@ def _im_bare_call(obs: Observer) -> None:
 @claim(
     "im.requires-grad",
     "Setting `requires_grad=True` on an inference tensor outside `torch.inference_mode()` "
-    "(`a.requires_grad_()` or `a.requires_grad = True`) raises `RuntimeError` ('Setting "
-    "requires_grad=True on inference tensor outside InferenceMode is not allowed'), while "
+    "(`a.requires_grad_()` or `a.requires_grad = True`) raises `RuntimeError` (`Setting "
+    "requires_grad=True on inference tensor outside InferenceMode is not allowed`), while "
     "`a.clone().requires_grad_()` gives a normal leaf tensor that requires grad.",
 )
 @deterministic
@@ -374,8 +374,8 @@ def _saves(run: Callable[[], object], tensor: torch.Tensor) -> bool:
 @claim(
     "im.teacher",
     "`F.mse_loss(student(x), target)` saves `target` for backward, so with a `target` "
-    "computed under `torch.inference_mode()` it raises `RuntimeError` ('Inference tensors "
-    "cannot be saved for backward'), while with a `target` computed under `torch.no_grad()` "
+    "computed under `torch.inference_mode()` it raises `RuntimeError` (`Inference tensors "
+    "cannot be saved for backward`), while with a `target` computed under `torch.no_grad()` "
     "its `backward()` gives the student's weight a `.grad` and the teacher's none.",
 )
 @deterministic
@@ -410,8 +410,8 @@ def _im_teacher(obs: Observer) -> None:
 @claim(
     "im.cached-features",
     "A trainable `nn.Linear` saves its input for its weight's gradient, so on features "
-    "computed under `torch.inference_mode()` it raises `RuntimeError` ('Inference tensors "
-    "cannot be saved for backward'), while on features computed under `torch.no_grad()` its "
+    "computed under `torch.inference_mode()` it raises `RuntimeError` (`Inference tensors "
+    "cannot be saved for backward`), while on features computed under `torch.no_grad()` its "
     "`backward()` gives its weight a `.grad`.",
 )
 @deterministic

@@ -139,7 +139,7 @@ def _lora_activations(obs: Observer) -> None:
 @claim(
     "lora.checkpoint",
     "Checkpointing the adapted `mlp(64)` with `use_reentrant=True` on an input that does not "
-    "require grad warns 'None of the inputs have requires_grad=True' and leaves the adapters "
+    "require grad warns `None of the inputs have requires_grad=True` and leaves the adapters "
     "without gradients, unless the input is made to require grad; with `use_reentrant=False` "
     "they get exactly the gradients they get without checkpointing, and the saved tensors "
     "reference 8192 bytes (the input) and hold no storage besides the input and the "

@@ -119,8 +119,8 @@ def _views(w: torch.Tensor) -> dict[str, Callable[[], torch.Tensor]]:
     "`w.narrow(0, 0, 2)` and `w.unbind()[0]` of a tensor `w` that requires grad have "
     "`requires_grad=True` and `grad_fn` `None` (while `w.detach()`, which shares `w`'s "
     "storage too, does not require grad), and an in-place change to such a view after the "
-    "block, with tracking on, raises `RuntimeError` ('A view was created in no_grad mode' or "
-    "'in inference mode').",
+    "block, with tracking on, raises `RuntimeError` (`A view was created in no_grad mode` or "
+    "`in inference mode`).",
 )
 @deterministic
 def _ng_views(obs: Observer) -> None:
@@ -300,8 +300,8 @@ def _ng_factory(obs: Observer) -> None:
     "ng.backward-error",
     "`backward()` on the loss of a forward run under `torch.no_grad()` or "
     "`torch.inference_mode()` (`net(x).sum()` for a `Linear`-`ReLU`-`Linear` `net`) raises "
-    "`RuntimeError` ('element 0 of tensors does not require grad and does not have a "
-    "grad_fn').",
+    "`RuntimeError` (`element 0 of tensors does not require grad and does not have a "
+    "grad_fn`).",
 )
 @deterministic
 def _ng_backward_error(obs: Observer) -> None:
@@ -321,8 +321,8 @@ def _ng_backward_error(obs: Observer) -> None:
 @claim(
     "ng.inplace-leaf",
     "An in-place update of a leaf tensor that requires grad, such as `p.add_(1)` on a "
-    "parameter, raises `RuntimeError` ('a leaf Variable that requires grad is being used in an "
-    "in-place operation') with gradient tracking on, outside `torch.no_grad()`, and succeeds "
+    "parameter, raises `RuntimeError` (`a leaf Variable that requires grad is being used in an "
+    "in-place operation`) with gradient tracking on, outside `torch.no_grad()`, and succeeds "
     "inside it.",
 )
 @deterministic
@@ -617,8 +617,8 @@ def _ng_enable_grad(obs: Observer) -> None:
     "ng.enable-grad-helper",
     "A function decorated with `@torch.enable_grad()` that returns `torch.autograd.grad("
     "model(x).sum(), x)` for `x = x.detach().requires_grad_()` gives that input gradient when "
-    "called under `torch.no_grad()`, and raises `RuntimeError` ('element 0 of tensors does "
-    "not require grad and does not have a grad_fn') when called under "
+    "called under `torch.no_grad()`, and raises `RuntimeError` (`element 0 of tensors does "
+    "not require grad and does not have a grad_fn`) when called under "
     "`torch.inference_mode()`, where `enable_grad` turns the grad mode on but inference mode "
     "stays on, so nothing is recorded.",
 )
@@ -787,8 +787,8 @@ def _step(
     "`torch.no_grad()` block around them, where `p.zero_()` raises, and leave it a leaf that "
     "requires grad, because `step()` runs its in-place updates with tracking off; with "
     "`differentiable=True`, where an optimizer accepts it, `step()` runs them with tracking "
-    "on and raises `RuntimeError` ('a leaf Variable that requires grad is being used in an "
-    "in-place operation').",
+    "on and raises `RuntimeError` (`a leaf Variable that requires grad is being used in an "
+    "in-place operation`).",
     torch_versions=">=2.2",  # the records of other releases (evidence page)
 )
 @deterministic

@@ -114,9 +114,9 @@ INFERENCE_ERROR_HINT = (
 @claim(
     "rel.inference-error-short",
     "Before torch 2.9, multiplying a tensor made under `torch.inference_mode()` with one that "
-    "requires grad raises `RuntimeError` whose message is exactly two sentences, 'Inference "
-    "tensors cannot be saved for backward' and 'To work around you can make a clone to get a "
-    "normal tensor and use it in autograd'.",
+    "requires grad raises `RuntimeError` whose message is exactly two sentences, `Inference "
+    "tensors cannot be saved for backward` and `To work around you can make a clone to get a "
+    "normal tensor and use it in autograd`.",
     torch_versions="<2.9",
 )
 def _rel_inference_error_short(obs: Observer) -> None:
@@ -125,11 +125,11 @@ def _rel_inference_error_short(obs: Observer) -> None:
 
 @claim(
     "rel.inference-error-hint",
-    "From torch 2.9, the same error's message is exactly three sentences, 'Inference tensors "
-    "cannot be saved for backward', 'Please do not use Tensors created in inference mode in "
-    "computation tracked by autograd' and 'To work around this, you can make a clone to get a "
+    "From torch 2.9, the same error's message is exactly three sentences, `Inference tensors "
+    "cannot be saved for backward`, `Please do not use Tensors created in inference mode in "
+    "computation tracked by autograd` and `` To work around this, you can make a clone to get a "
     "normal tensor and use it in autograd, or use `torch.no_grad()` instead of "
-    "`torch.inference_mode()`'.",
+    "`torch.inference_mode()` ``.",
     torch_versions=">=2.9",
 )
 def _rel_inference_error_hint(obs: Observer) -> None:
@@ -161,7 +161,7 @@ def _rel_load_full(obs: Observer) -> None:
 @claim(
     "rel.load-weights-only",
     "From torch 2.6, `torch.load(f)` of a file saved from a whole `nn.Module` object raises "
-    "`pickle.UnpicklingError` ('Weights only load failed'): the default is "
+    "`pickle.UnpicklingError` (`Weights only load failed`): the default is "
     "`weights_only=True`; `torch.load(f, weights_only=False)` still returns the module, and a "
     "`state_dict` loads with the default.",
     torch_versions=">=2.6",
@@ -237,8 +237,8 @@ CLASS_WARNING = "Decorating classes is deprecated and will be disabled in future
 
 @claim(
     "rel.class-decoration",
-    "`@torch.no_grad()` on a class warns 'Decorating classes is deprecated and will be "
-    "disabled in future versions.' and replaces the class with a function: calling it builds "
+    "`@torch.no_grad()` on a class warns `Decorating classes is deprecated and will be "
+    "disabled in future versions.` and replaces the class with a function: calling it builds "
     "an instance with tracking off inside `__init__`, and the decorated name is no longer a "
     "class.",
 )

@@ -25,8 +25,8 @@ __all__: list[str] = []
 @claim(
     "rg.leaf-only",
     "On a non-leaf tensor `y` (one with a `grad_fn`), assigning `y.requires_grad` (to `False`, "
-    "or even to `True`) or calling `y.requires_grad_(False)` raises `RuntimeError` ('you can "
-    "only change requires_grad flags of leaf variables'), whereas `y.requires_grad_(True)` "
+    "or even to `True`) or calling `y.requires_grad_(False)` raises `RuntimeError` (`you can "
+    "only change requires_grad flags of leaf variables`), whereas `y.requires_grad_(True)` "
     "silently returns `y` unchanged, still a non-leaf with the same `grad_fn`; on a float32 "
     "leaf tensor made outside `torch.inference_mode()` (here `torch.randn(3)`) the flag can be "
     "switched either way.",
@@ -69,8 +69,8 @@ def _dtypes() -> list[torch.dtype]:
     "rg.float-only",
     "Only tensors of a floating-point or complex dtype can require grad: of every dtype that "
     "`torch` defines, `torch.empty(2, dtype=dtype).requires_grad_()` succeeds exactly for "
-    "those with `dtype.is_floating_point or dtype.is_complex` and raises `RuntimeError` ('only "
-    "Tensors of floating point dtype can require gradients') for all the others, every integer "
+    "those with `dtype.is_floating_point or dtype.is_complex` and raises `RuntimeError` (`only "
+    "Tensors of floating point dtype can require gradients`) for all the others, every integer "
     "dtype and `torch.bool` among them.",
 )
 @deterministic
@@ -529,8 +529,8 @@ def _rg_dropout_still_active(obs: Observer) -> None:
 @claim(
     "rg.all-frozen-backward",
     "If neither the input nor any parameter requires grad, `loss.backward()` raises "
-    "`RuntimeError` ('element 0 of tensors does not require grad and does not have a "
-    "grad_fn'); setting `loss.requires_grad = True` first makes `backward()` run, but every "
+    "`RuntimeError` (`element 0 of tensors does not require grad and does not have a "
+    "grad_fn`); setting `loss.requires_grad = True` first makes `backward()` run, but every "
     "parameter's `.grad` stays `None`.",
 )
 @deterministic

@@ -36,7 +36,7 @@ def _raised(run: Callable[[], object]) -> str | None:
     "its own, which starts at 0; for a `t` that requires grad, both `t.detach()` and "
     "`t.data` share `t`'s storage and do not require grad; an inference tensor, such as "
     "`torch.zeros(4)` created inside `torch.inference_mode()`, has no counter: reading its "
-    "`_version` raises `RuntimeError` ('Inference tensors do not track version counter').",
+    "`_version` raises `RuntimeError` (`Inference tensors do not track version counter`).",
 )
 @deterministic
 def _ver_counter(obs: Observer) -> None:
@@ -89,9 +89,9 @@ def _ver_counter(obs: Observer) -> None:
 @claim(
     "ver.detach-error",
     "For `t = w.exp()` (exp saves its result for backward), `t.detach().mul_(2)` makes "
-    "`t.sum().backward()` raise `RuntimeError` ('one of the variables needed for gradient "
-    "computation has been modified by an inplace operation', naming the tensor's version: "
-    "'is at version 1; expected version 0 instead').",
+    "`t.sum().backward()` raise `RuntimeError` (`one of the variables needed for gradient "
+    "computation has been modified by an inplace operation`, naming the tensor's version: "
+    "`is at version 1; expected version 0 instead`).",
 )
 @deterministic
 def _ver_detach_error(obs: Observer) -> None:
@@ -131,7 +131,7 @@ def _ver_data_silent(obs: Observer) -> None:
     "For `loss = nn.Linear(3, 1)(x).sum()` with an input `x` that requires grad, updating "
     "the weight in place before `loss.backward()` (with `p.add_(1)` under `torch.no_grad()`, "
     "or with `SGD.step()` after an earlier backward of another loss) makes that backward "
-    "raise the 'modified by an inplace operation' `RuntimeError`; `weight.data.add_(1)` "
+    "raise the `modified by an inplace operation` `RuntimeError`; `weight.data.add_(1)` "
     "raises nothing, and `x.grad` is then computed from the updated weight; computing both "
     "backward passes before `SGD.step()` raises nothing.",
 )
