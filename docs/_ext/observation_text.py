@@ -40,7 +40,12 @@ WORDS = re.compile(r"[A-Za-z]{2,} [a-z]{2,}")
 WORD = re.compile(r"[A-Za-z]{3,}")
 # What the registry (not a check) writes into evidence: the label of a claim outside its
 # torch range (Claim.check) and the value of an expected error that did not come.
-LABELS = ("reason", "no error", "torch {torch.__version__} is outside {self.torch_versions}")
+LABELS = (
+    "reason",
+    "no error",
+    "no CUDA device in this build",
+    "torch {torch.__version__} is outside {self.torch_versions}",
+)
 
 
 @dataclass(frozen=True)
