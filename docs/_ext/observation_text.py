@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import inspect
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -136,9 +137,15 @@ def _phrase(text: str, parts: list[str | tuple[str]]) -> bool:
 
 
 def sources() -> list[Path]:
-    """The modules of the claims' checks (not their registry: its errors are the package's)."""
+    """The modules of the claims' checks (not their registry: its errors are the package's),
+    and of any other registered claim's check (a site's own claims, as the test fixture's)."""
     folder = Path(gradmodes.claims.__file__).parent
-    return sorted(path for path in folder.glob("*.py") if path.name != "_registry.py")
+    found = {path for path in folder.glob("*.py") if path.name != "_registry.py"}
+    for registered in gradmodes.claims.all_claims():
+        source = inspect.getsourcefile(registered.run)
+        if source is not None:
+            found.add(Path(source))
+    return sorted(found)
 
 
 @dataclass(frozen=True)
@@ -161,12 +168,13 @@ class Templates:
     @classmethod
     @functools.cache
     def of_checks(cls) -> Templates:
-        """The templates of the package's checks (once per process)."""
+        """The templates of the registered claims' checks (once per process: the claims are
+        all registered when the first page is rendered)."""
         found: dict[str, Template] = {}
         locations: dict[str, list[tuple[str, int]]] = {}
         root = Path(gradmodes.claims.__file__).parents[2]
         for path in sources():
-            where = path.relative_to(root).as_posix()
+            where = path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name
             for template, line in extract(path.read_text(encoding="utf-8")):
                 found.setdefault(template.msgid, template)
                 locations.setdefault(template.msgid, []).append((where, line))
