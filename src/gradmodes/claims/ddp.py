@@ -273,8 +273,8 @@ def _wrap_frozen() -> str:
 @claim(
     "ddp.nothing-trainable",
     "Wrapping a module none of whose parameters requires grad in `DistributedDataParallel` "
-    "raises `RuntimeError` ('DistributedDataParallel is not needed when a module doesn't have "
-    "any parameter that requires a gradient.').",
+    "raises `RuntimeError` (`DistributedDataParallel is not needed when a module doesn't have "
+    "any parameter that requires a gradient.`).",
 )
 @deterministic
 def _ddp_nothing_trainable(obs: Observer) -> None:

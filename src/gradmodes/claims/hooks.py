@@ -20,7 +20,7 @@ _NO_HOOK = "cannot register a hook on a tensor that doesn't require gradient"
     "hook.register-frozen",
     "`register_hook` and `register_post_accumulate_grad_hook` on a tensor that does not "
     "require grad (a frozen parameter, or a result computed under `torch.no_grad()`) raise "
-    "`RuntimeError` ('cannot register a hook on a tensor that doesn't require gradient'); "
+    "`RuntimeError` (`cannot register a hook on a tensor that doesn't require gradient`); "
     "on a leaf that requires grad, `register_hook` also works inside `torch.no_grad()`.",
 )
 @deterministic
