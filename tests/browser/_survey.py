@@ -48,6 +48,9 @@ MEASURE = """async ({desktop, codeWidth}) => {
   const style = document.createElement("style");
   style.textContent = ".sd-tab-content { display: block !important; }";
   document.head.append(style);
+  // two frames for the layout of what was opened: a code block whose width changed with it
+  // once showed no scrollbar yet (a CI run under load)
+  await new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)));
   const px = value => parseFloat(value) || 0;
   const name = el => {
     let text = el.tagName.toLowerCase();
