@@ -150,8 +150,8 @@ def _bwd_built_inside_layers(obs: Observer) -> None:
     "into the model's own parameters, which stay normal tensors and train afterwards; a "
     "state dict loaded with `torch.load` under `torch.inference_mode()` holds inference "
     "tensors, `load_state_dict` of it outside the mode also gives normal parameters, and "
-    '`load_state_dict(state, assign=True)` of it raises `RuntimeError` (`Setting '
-    'requires_grad=True on inference tensor outside InferenceMode is not allowed`).',
+    "`load_state_dict(state, assign=True)` of it raises `RuntimeError` (`Setting "
+    "requires_grad=True on inference tensor outside InferenceMode is not allowed`).",
 )
 @deterministic
 def _bwd_loaded(obs: Observer) -> None:
