@@ -8,6 +8,7 @@ saves its input, a ``Linear`` whose backward ignores which gradients are needed,
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from counterfactuals import counterfactual
+from counterfactuals._patching import wrap
 
 _REQUIRES_GRAD = torch._C.TensorBase.requires_grad  # the real property, kept for the patches
 
@@ -158,61 +160,61 @@ counterfactual("rg.saves-grad", "freezing a module gives its parameters a zero .
 )
 
 
-@counterfactual("rg.saves-grad", "a frozen layer that gradients flow through gets a zero .grad")
-def _(patch: pytest.MonkeyPatch) -> None:
-    real = F.linear
+Hook = Callable[[torch.Tensor, torch.Tensor, Any, torch.Tensor], None]
 
-    def linear(input: torch.Tensor, weight: torch.Tensor, bias: Any = None) -> torch.Tensor:
-        out = real(input, weight, bias)
-        if not weight.requires_grad and out.requires_grad:
 
-            def zero_grads(grad: torch.Tensor) -> None:
-                for param in (weight, bias):
-                    if param is not None and param.grad is None:
-                        param.grad = torch.zeros_like(param)
+def _hook_linear_outputs(
+    patch: pytest.MonkeyPatch, when: Callable[[torch.Tensor, torch.Tensor], bool], hook: Hook
+) -> None:
+    """``F.linear`` calls ``hook(input, weight, bias, grad)`` in the backward of each output
+    for which ``when(weight, output)`` holds at the forward."""
 
-            out.register_hook(zero_grads)
+    def linear(original: Any, input: torch.Tensor, weight: torch.Tensor, bias: Any = None) -> Any:
+        out = original(input, weight, bias)
+        if when(weight, out):
+            out.register_hook(lambda grad: hook(input, weight, bias, grad))
         return out
 
-    patch.setattr(F, "linear", linear)
+    wrap(patch, F, "linear", linear)
+
+
+@counterfactual("rg.saves-grad", "a frozen layer that gradients flow through gets a zero .grad")
+def _(patch: pytest.MonkeyPatch) -> None:
+    def zero_grads(
+        input: torch.Tensor, weight: torch.Tensor, bias: Any, grad: torch.Tensor
+    ) -> None:
+        for param in (weight, bias):
+            if param is not None and param.grad is None:
+                param.grad = torch.zeros_like(param)
+
+    frozen = lambda weight, out: not weight.requires_grad and out.requires_grad  # noqa: E731
+    _hook_linear_outputs(patch, frozen, zero_grads)
 
 
 @counterfactual("rg.saves-grad", "a layer frozen after the forward still gets its .grad")
 def _(patch: pytest.MonkeyPatch) -> None:
-    real = F.linear
+    def late(input: torch.Tensor, weight: torch.Tensor, bias: Any, grad: torch.Tensor) -> None:
+        if not weight.requires_grad:  # decided when recorded, not at backward()
+            flat = grad.reshape(-1, grad.shape[-1])
+            weight.grad = flat.t() @ input.reshape(-1, input.shape[-1]).detach()
+            if bias is not None:
+                bias.grad = flat.sum(0)
 
-    def linear(input: torch.Tensor, weight: torch.Tensor, bias: Any = None) -> torch.Tensor:
-        out = real(input, weight, bias)
-        if weight.requires_grad and out.requires_grad:
-
-            def late(grad: torch.Tensor) -> None:  # decided when recorded, not at backward()
-                if not weight.requires_grad:
-                    flat = grad.reshape(-1, grad.shape[-1])
-                    weight.grad = flat.t() @ input.reshape(-1, input.shape[-1]).detach()
-                    if bias is not None:
-                        bias.grad = flat.sum(0)
-
-            out.register_hook(late)
-        return out
-
-    patch.setattr(F, "linear", linear)
+    trainable = lambda weight, out: weight.requires_grad and out.requires_grad  # noqa: E731
+    _hook_linear_outputs(patch, trainable, late)
 
 
 @counterfactual("rg.no-grad-field", "backward() accumulates into a frozen weight's old .grad")
 def _(patch: pytest.MonkeyPatch) -> None:
-    real = F.linear
+    def accumulate(
+        input: torch.Tensor, weight: torch.Tensor, bias: Any, grad: torch.Tensor
+    ) -> None:
+        weight.grad.add_(grad.t() @ input.detach())  # type: ignore[union-attr]
 
-    def linear(input: torch.Tensor, weight: torch.Tensor, bias: Any = None) -> torch.Tensor:
-        out = real(input, weight, bias)
-        if weight.grad is not None and not weight.requires_grad and out.requires_grad:
+    def stale(weight: torch.Tensor, out: torch.Tensor) -> bool:
+        return weight.grad is not None and not weight.requires_grad and out.requires_grad
 
-            def accumulate(grad: torch.Tensor) -> None:
-                weight.grad.add_(grad.t() @ input.detach())  # type: ignore[union-attr]
-
-            out.register_hook(accumulate)
-        return out
-
-    patch.setattr(F, "linear", linear)
+    _hook_linear_outputs(patch, stale, accumulate)
 
 
 # --- rg.memory, rg.memory-depth -------------------------------------------------------------
