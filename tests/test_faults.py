@@ -204,6 +204,21 @@ def test_two_clean_builds_give_the_same_site_apart_from_measured_timings(
             assert without_measured_outputs(one) == without_measured_outputs(two), name
 
 
+def test_a_build_into_another_folder_gives_every_page_and_its_downloads(
+    clean: tuple[Path, Build], tmp_path: Path
+) -> None:
+    """The doctrees are up to date, so no page needs reading: the notebook pages are read
+    again all the same, since their notebooks are in the first build's folder only."""
+    docs, _ = clean
+    elsewhere = tmp_path / "elsewhere"
+    result = build(docs, "--lang", SOURCE_LANGUAGE, "--out", str(elsewhere))
+    assert result.returncode == 0, result.log[-5000:]
+    assert "building again in one process" not in result.log  # build.py's retry after a crash
+    first = docs / "_build" / "html" / SOURCE_LANGUAGE
+    assert site_files(elsewhere / SOURCE_LANGUAGE) == site_files(first)
+    assert (elsewhere / SOURCE_LANGUAGE / "_sources" / "index.ipynb").is_file()
+
+
 # --- faults in the build -------------------------------------------------------------------
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import subprocess
 import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 from _site import DOCS
@@ -63,3 +65,70 @@ def test_a_build_with_few_pages_to_read_reads_and_writes_them_in_one_process() -
     reorder(many, None, names)  # type: ignore[arg-type]
     assert few.parallel == 1 and many.parallel == 2
     assert names[-1] == "performance"
+
+
+FAILING_WRITER = """
+import time
+from pathlib import Path
+
+
+def failed(app):
+    return Path(app.outdir).parent / "failed"
+
+
+def write(app, pagename, templatename, context, doctree):
+    if pagename == "d03":  # in the first chunk, written by a forked process
+        failed(app).touch()
+        raise RuntimeError("writing d03 failed")
+
+
+def resolved(app, doctree, docname):
+    # The last chunk is resolved, in the main process, once the first one's writer has
+    # failed: the failure then comes while Sphinx adds the next task.
+    for _ in range(600):
+        if docname != "index" or failed(app).exists():
+            return
+        time.sleep(0.1)
+
+
+def setup(app):
+    app.add_config_value("nb_execution_mode", "off", "env")  # myst-nb's, read by parallel_read
+    app.add_config_value("nb_execution_cache_path", "", "env")
+    app.connect("html-page-context", write)
+    app.connect("doctree-resolved", resolved)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
+"""
+
+
+def build_with_a_failing_writer(tmp_path: Path, extensions: list[str]) -> tuple[int, str, Path]:
+    """Build 31 pages with ``-j 2``; the forked process writing the first chunk fails."""
+    source, out = tmp_path / "src", tmp_path / "out"
+    source.mkdir()
+    (source / "failing_writer.py").write_text(FAILING_WRITER, encoding="utf-8")
+    (source / "conf.py").write_text(
+        "import sys\n"
+        f"sys.path[:0] = [{str(source)!r}, {str(DOCS / '_ext')!r}]\n"
+        f"extensions = {extensions!r}\n",
+        encoding="utf-8",
+    )
+    names = [f"d{i:02d}" for i in range(30)]
+    toctree = "".join(f"   {name}\n" for name in names)
+    (source / "index.rst").write_text(f"Index\n=====\n\n.. toctree::\n\n{toctree}", "utf-8")
+    for name in names:
+        (source / f"{name}.rst").write_text(f"{name}\n===\n\ntext\n", encoding="utf-8")
+    command = [sys.executable, "-m", "sphinx", "-b", "html", "-q", "-j", "2", str(source), str(out)]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    return result.returncode, result.stdout + result.stderr, out
+
+
+def test_sphinx_alone_loses_a_failure_of_a_parallel_writer(tmp_path: Path) -> None:
+    """Why ``keep_failures`` exists: without it the build 'succeeds' with pages missing."""
+    code, log, out = build_with_a_failing_writer(tmp_path, ["failing_writer"])
+    assert code == 0 and "writing d03 failed" not in log
+    assert not (out / "index.html").exists() and not (out / "d03.html").exists()
+
+
+def test_a_failure_of_a_parallel_writer_fails_the_build_naming_it(tmp_path: Path) -> None:
+    code, log, _ = build_with_a_failing_writer(tmp_path, ["failing_writer", "parallel_read"])
+    assert code == 2, log  # an exception: build.py builds again in one process
+    assert "writing d03 failed" in log

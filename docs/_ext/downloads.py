@@ -201,7 +201,7 @@ def executed_notebook(app: Sphinx, pagename: str) -> nbformat.NotebookNode:
         raise ExtensionError(f"downloads: nb_execution_mode is {mode!r}, not 'cache'")
     read = Path(config.output_folder) / f"{pagename}.ipynb"
     if not read.is_file():
-        raise ExtensionError(
+        raise ExtensionError(  # reread_unpublishable reads such a page again
             f"{pagename}: myst-nb's notebook {read.name} is missing from its output folder: "
             "build again with -E (read every page afresh)"
         )
@@ -255,7 +255,25 @@ def add_script_button(
     )
 
 
+def reread_unpublishable(
+    app: Sphinx, env: Any, added: set[str], changed: set[str], removed: set[str]
+) -> list[str]:
+    """``env-get-outdated``: the notebook pages whose notebook myst-nb's output folder lacks.
+
+    myst-nb writes a page's notebook there when it reads the page. A build into another
+    output folder, with doctrees that are up to date, reads no page: read again (from the
+    execution cache), the pages have their notebooks to publish.
+    """
+    folder = Path(env.mystnb_config.output_folder)
+    return [
+        docname
+        for docname, metadata in env.metadata.items()
+        if "kernelspec" in metadata and not (folder / f"{docname}.ipynb").is_file()
+    ]
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
+    app.connect("env-get-outdated", reread_unpublishable)
     app.connect("html-page-context", publish, priority=400)  # the theme's buttons: 501
     app.connect("html-page-context", add_script_button, priority=600)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -14,6 +14,9 @@ notebooks in several processes at once, on one jupyter-cache.
 - A build with fewer pages to read than ``parallel_min_pages`` (a rebuild after an edit of
   one page reads it and the verification page) reads and writes them in this process:
   forking the readers and the writer, and merging what they read, costs more than it saves.
+- A process that fails fails the build (``keep_failures``): Sphinx 9.0 loses such a failure
+  when it comes while the next process is being started, and the build then "succeeds"
+  without the pages of that process and of every process not started yet.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Any
 
 from sphinx.application import Sphinx
 from sphinx.environment import BuildEnvironment
+from sphinx.util.parallel import ParallelTasks
 
 
 def move_last(docnames: list[str], last: list[str]) -> None:
@@ -54,7 +58,39 @@ def create_cache(app: Sphinx) -> None:
     get_cache(path).db.dispose()  # creates it if missing; keeps no connection open
 
 
+def keep_failures() -> None:
+    """Make Sphinx's ``ParallelTasks`` raise every failure of a process (once per interpreter).
+
+    ``add_task`` looks for a finished process before it starts the next one. When one has
+    failed, it catches the error, stops the other processes and goes on; ``join`` then finds
+    none running and returns. The read or the write ends with no error, the failed chunk and
+    the chunks not yet started missing (``tests/test_speedups.py`` shows it on a small
+    project). Here the error is kept, and ``join`` raises it: Sphinx reports the crash, and
+    ``build.py`` builds again in one process, which shows the error in full.
+    """
+    if getattr(ParallelTasks, "_keeps_failures", False):
+        return
+    join_one, join = ParallelTasks._join_one, ParallelTasks.join
+
+    def _join_one(self: ParallelTasks) -> bool:
+        try:
+            return join_one(self)
+        except BaseException as error:
+            self._failure = error  # type: ignore[attr-defined]
+            raise
+
+    def _join(self: ParallelTasks) -> None:
+        join(self)
+        failure = getattr(self, "_failure", None)
+        if failure is not None:
+            raise failure
+
+    ParallelTasks._join_one, ParallelTasks.join = _join_one, _join  # type: ignore[method-assign]
+    ParallelTasks._keeps_failures = True  # type: ignore[attr-defined]
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
+    keep_failures()
     app.add_config_value("measured_pages", [], "", list)
     app.add_config_value("parallel_min_pages", 0, "", int)
     app.connect("builder-inited", create_cache)
