@@ -30,12 +30,11 @@ from jupyter_cache import get_cache
 from sphinx.application import Sphinx
 from sphinx.errors import ExtensionError
 
-# The download button's entry for the script, in each language (the theme's own entries are
-# translated by its catalogue).
-SCRIPT_TOOLTIP = {
-    "en": "Download the code as a Python script",
-    "ja": "コードを Python スクリプトとしてダウンロード",
-}
+from ui_text import N_, _
+
+# The download button's entry for the script (the theme's own entries are translated by its
+# catalogue; this one by the site's interface catalogue).
+SCRIPT_TOOLTIP = N_("Download the code as a Python script")
 DROPPED_METADATA = ("jupytext", "source_map")  # myst-nb's bookkeeping, not the notebook's
 MAGIC = re.compile(r"^[%!]")  # an IPython command (%xmode Minimal): not Python
 
@@ -248,7 +247,7 @@ def add_script_button(
             "type": "link",
             "url": f"{context['pathto']('_sources', 1)}/{script}",
             "text": ".py",
-            "tooltip": SCRIPT_TOOLTIP.get(app.config.language, SCRIPT_TOOLTIP["en"]),
+            "tooltip": _(SCRIPT_TOOLTIP),
             "icon": "fab fa-python",
             "label": "download-script-button",
         },
