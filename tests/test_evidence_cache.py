@@ -35,6 +35,18 @@ def test_a_passing_check_is_stored_and_then_reused(store: EvidenceCache) -> None
     assert again == fresh
 
 
+def test_a_claim_checked_by_one_reader_and_reused_by_another_counts_as_checked() -> None:
+    """With ``-j``, each reader takes from the store what another stored: the build ran it."""
+    from types import SimpleNamespace
+
+    env = SimpleNamespace(gradmodes_citations={}, gradmodes_origin={"a": "checked", "b": "reused"})
+    for other in ({"a": "reused", "b": "reused", "c": "reused"}, {"b": "checked"}):
+        claims.merge(
+            None, env, set(), SimpleNamespace(gradmodes_citations={}, gradmodes_origin=other)
+        )  # type: ignore[arg-type]
+    assert env.gradmodes_origin == {"a": "checked", "b": "checked", "c": "reused"}
+
+
 def test_a_failing_claim_is_never_stored(store: EvidenceCache) -> None:
     result = claims.evaluate("no.such-claim", False)
     assert isinstance(result, str) and "unknown claim id" in result

@@ -535,7 +535,12 @@ def purge(app: Sphinx, env: BuildEnvironment, docname: str) -> None:
 def merge(app: Sphinx, env: BuildEnvironment, docnames: set[str], other: Any) -> None:
     for claim_id, pages in other.gradmodes_citations.items():
         env.gradmodes_citations.setdefault(claim_id, set()).update(pages)  # type: ignore[attr-defined]
-    env.gradmodes_origin.update(other.gradmodes_origin)  # type: ignore[attr-defined]
+    # A claim that one reader checked and another then took from the store was checked by
+    # this build: the log's count of checked claims says what the build ran.
+    origin = env.gradmodes_origin  # type: ignore[attr-defined]
+    for claim_id, how in other.gradmodes_origin.items():
+        if origin.get(claim_id) != "checked":
+            origin[claim_id] = how
 
 
 def report_origin(app: Sphinx, env: BuildEnvironment) -> None:
