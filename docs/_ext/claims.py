@@ -26,7 +26,9 @@ from __future__ import annotations
 import functools
 import platform
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import torch
@@ -141,9 +143,15 @@ class cited_by(nodes.General, nodes.Element):
     """Placeholder for the pages citing one claim, filled after all pages are read."""
 
 
-def labels(env: BuildEnvironment) -> dict[str, str]:
-    """``LABELS`` in the language being built."""
-    return {key: _(text) for key, text in LABELS.items()}
+def labels(env: BuildEnvironment) -> Mapping[str, str]:
+    """``LABELS`` in the language being built (translated once per process and language:
+    the verification page asks for them thousands of times)."""
+    return _labels(env.config.language)
+
+
+@functools.cache
+def _labels(language: str) -> Mapping[str, str]:
+    return MappingProxyType({key: _(text) for key, text in LABELS.items()})
 
 
 _cache: EvidenceCache | None = None  # set when the builder starts, if enabled
