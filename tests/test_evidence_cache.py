@@ -14,6 +14,8 @@ from _site import DOCS
 sys.path.insert(0, str(DOCS / "_ext"))
 import claims
 from evidence_cache import EvidenceCache, torch_facts, tree_fingerprint
+from gradmodes.claims import get_claim
+from gradmodes.records import fingerprint
 
 
 @pytest.fixture
@@ -45,6 +47,22 @@ def test_a_claim_checked_by_one_reader_and_reused_by_another_counts_as_checked()
             None, env, set(), SimpleNamespace(gradmodes_citations={}, gradmodes_origin=other)
         )  # type: ignore[arg-type]
     assert env.gradmodes_origin == {"a": "checked", "b": "checked", "c": "reused"}
+
+
+def test_a_stored_claim_keeps_its_fingerprint_which_is_then_not_computed_again(
+    store: EvidenceCache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registered = get_claim("eval.flag")
+    expected = fingerprint(registered)
+    assert claims.claim_fingerprint(registered) == expected  # nothing stored: computed
+    claims.evaluate("eval.flag", False)
+    assert store.load("eval.flag")["fingerprint"] == expected  # type: ignore[index]
+
+    def computed(claim: object) -> str:
+        raise AssertionError("computed again")
+
+    monkeypatch.setattr(claims, "fingerprint", computed)
+    assert claims.claim_fingerprint(registered) == expected
 
 
 def test_a_failing_claim_is_never_stored(store: EvidenceCache) -> None:

@@ -29,9 +29,18 @@ from sphinx.application import Sphinx
 from sphinx.environment import BuildEnvironment
 from sphinx.util.docutils import SphinxDirective
 
-from claims import VERIFICATION_PAGE, fixed, in_scope, labels, observed_text, topic_of, topic_title
+from claims import (
+    VERIFICATION_PAGE,
+    claim_fingerprint,
+    fixed,
+    in_scope,
+    labels,
+    observed_text,
+    topic_of,
+    topic_title,
+)
 from gradmodes.claims import Claim
-from gradmodes.records import Record, fingerprint, load_records, outcome, status_of
+from gradmodes.records import Record, load_records, outcome, status_of
 from observation_text import Translator, failure_parts
 
 EVIDENCE_PAGE = "evidence"
@@ -62,7 +71,7 @@ def evidence_dir(app: Sphinx) -> Path:
 
 @functools.cache
 def _fingerprint(claim: Claim) -> str:
-    return fingerprint(claim)
+    return claim_fingerprint(claim)
 
 
 def shown(record: Record, claim: Claim) -> str:
