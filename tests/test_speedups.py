@@ -68,6 +68,7 @@ def test_a_build_with_few_pages_to_read_reads_and_writes_them_in_one_process() -
 
 
 FAILING_WRITER = """
+import os
 import time
 from pathlib import Path
 
@@ -78,15 +79,24 @@ def failed(app):
 
 def write(app, pagename, templatename, context, doctree):
     if pagename == "d03":  # in the first chunk, written by a forked process
-        failed(app).touch()
+        failed(app).write_text(str(os.getpid()))
         raise RuntimeError("writing d03 failed")
+
+
+def ended(pid):
+    # Whether process pid has exited: a zombie until Sphinx joins it (Linux's /proc).
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in "ZX"
+    except OSError:
+        return True
 
 
 def resolved(app, doctree, docname):
     # The last chunk is resolved, in the main process, once the first one's writer has
-    # failed: the failure then comes while Sphinx adds the next task.
+    # failed and exited (its failure sent): the failure then comes while Sphinx adds the
+    # next task.
     for _ in range(600):
-        if docname != "index" or failed(app).exists():
+        if docname != "index" or (failed(app).exists() and ended(failed(app).read_text())):
             return
         time.sleep(0.1)
 

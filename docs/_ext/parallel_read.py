@@ -16,7 +16,7 @@ notebooks in several processes at once, on one jupyter-cache.
   forking the readers and the writer, and merging what they read, costs more than it saves.
 - A process that fails fails the build (``keep_failures``): Sphinx 9.0 loses such a failure
   when it comes while the next process is being started, and the build then "succeeds"
-  without the pages of that process and of every process not started yet.
+  without the pages of that process and of the processes it stops.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def keep_failures() -> None:
     ``add_task`` looks for a finished process before it starts the next one. When one has
     failed, it catches the error, stops the other processes and goes on; ``join`` then finds
     none running and returns. The read or the write ends with no error, the failed chunk and
-    the chunks not yet started missing (``tests/test_speedups.py`` shows it on a small
+    the chunks it stopped (or left waiting) missing (``tests/test_speedups.py`` shows it on a small
     project). Here the error is kept, and ``join`` raises it: Sphinx reports the crash, and
     ``build.py`` builds again in one process, which shows the error in full.
     """
