@@ -35,6 +35,7 @@ extensions = [
     "sphinx.ext.autodoc",  # the API page documents gradmodes from its docstrings
     "claims",  # docs/_ext/claims.py: the {claim} role and the verification page's entries
     "evidence",  # docs/_ext/evidence.py: the recorded environments (_data/evidence/*.json)
+    "build_inputs",  # docs/_ext/build_inputs.py: pages read again when what they show changed
     "matrix_table",  # docs/_ext/matrix_table.py: the {behaviour-matrix} table
     "site_i18n",  # docs/_ext/site_i18n.py: language switcher, alternate links, descriptions
     "ui_text",  # docs/_ext/ui_text.py: the interface text, from locale/<lang>/.../sphinx.po

@@ -11,10 +11,12 @@ and limits ``claims_scope`` to them. ``inject`` puts one fault in; ``build`` run
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +27,37 @@ FIXTURE = Path(__file__).resolve().parent / "fixture_site"
 OFFLINE = Path(__file__).resolve().parent / "offline"
 COPIED = ("conf.py", "build.py", "_ext", "_templates", "_static")
 ANSI = re.compile(r"\x1b\[[0-9;]*m")  # colours in tracebacks printed by the kernel
+
+# A page showing the recorded evidence (docs/_ext/evidence.py), for a site given records.
+EVIDENCE_PAGE = """---
+orphan: true
+---
+
+# Where the claims were checked
+
+```{evidence-matrix}
+```
+
+```{evidence-environments}
+```
+"""
+_RECORD = f"""
+import json, sys
+sys.path.insert(0, {str(FIXTURE / "_ext")!r})
+import fixture_claims
+from gradmodes.claims import get_claim
+from gradmodes.records import make_record
+made = make_record([get_claim("fixture.sum"), get_claim("fixture.order")])
+print(json.dumps(made.to_json()))
+"""
+
+
+def fixture_record() -> dict[str, object]:
+    """A genuine record (``gradmodes.records``) of the fixture's claims, as JSON data."""
+    made = subprocess.run(
+        [sys.executable, "-c", _RECORD], capture_output=True, text=True, check=True
+    )
+    return json.loads(made.stdout)
 
 
 def make_site(where: Path) -> Path:

@@ -9,38 +9,13 @@ whatever the platform; a stale record is never shown as verified.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from _fixture_site import FIXTURE, build, make_site
+from _fixture_site import EVIDENCE_PAGE, build, fixture_record, make_site
 from bs4 import BeautifulSoup
 
 pytestmark = pytest.mark.fixture
-
-PAGE = """---
-orphan: true
----
-
-# Where the claims were checked
-
-```{evidence-matrix}
-```
-
-```{evidence-environments}
-```
-"""
-
-RECORD_OF_FIXTURE = f"""
-import json, sys
-sys.path.insert(0, {str(FIXTURE / "_ext")!r})
-import fixture_claims
-from gradmodes.claims import get_claim
-from gradmodes.records import make_record
-made = make_record([get_claim("fixture.sum"), get_claim("fixture.order")])
-print(json.dumps(made.to_json()))
-"""
 
 LINUX = {"torch": "2.1.2+cu121", "platform": "Linux x86_64", "cpu": "AMD EPYC 7B13"}
 ENVIRONMENTS = {
@@ -77,11 +52,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The fixture site (English) with an evidence page and the fabricated records."""
     where = tmp_path_factory.mktemp("evidence-site")
     docs = make_site(where)
-    (docs / "evidence.md").write_text(PAGE, encoding="utf-8")
-    made = subprocess.run(
-        [sys.executable, "-c", RECORD_OF_FIXTURE], capture_output=True, text=True, check=True
-    )
-    genuine = json.loads(made.stdout)
+    (docs / "evidence.md").write_text(EVIDENCE_PAGE, encoding="utf-8")
+    genuine = fixture_record()
     folder = docs / "_data" / "evidence"
     folder.mkdir(parents=True)
     for name, changes in ENVIRONMENTS.items():

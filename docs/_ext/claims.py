@@ -38,6 +38,7 @@ from sphinx.environment import BuildEnvironment
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective, SphinxRole
 
+import build_inputs
 from evidence_cache import (
     EvidenceCache,
     package_sources,
@@ -247,8 +248,7 @@ def in_scope(config: Any) -> list[Claim]:
 
 def _outcome(env: BuildEnvironment, claim_id: str, lineno: int) -> Evidence | None:
     """Check ``claim_id`` for the current page, logging an error naming page and claim."""
-    for path in package_sources().values():  # a page citing claims depends on all of them
-        env.note_dependency(str(path))
+    build_inputs.shows(env, "claims")  # read again when what the check depends on changed
     result = evaluate(claim_id, env.config.gradmodes_require_cuda)
     env.gradmodes_origin[claim_id] = _origin.get(claim_id, "checked")  # type: ignore[attr-defined]
     if isinstance(result, str):
@@ -310,6 +310,7 @@ class ClaimEntries(SphinxDirective):
         for claim in in_scope(self.config):
             outcomes[claim.id] = _outcome(self.env, claim.id, self.lineno)
             by_topic.setdefault(topic_of(claim.id), []).append(claim)
+        build_inputs.shows(self.env, "records")  # the entries show the records too
         status = {k: (e.status if e else "failed") for k, e in outcomes.items()}
         out: list[nodes.Node] = [self._contents(by_topic, status)]
         for topic, claims in by_topic.items():
@@ -573,13 +574,6 @@ def report_origin(app: Sphinx, env: BuildEnvironment) -> None:
     )
 
 
-def always_reread(
-    app: Sphinx, env: BuildEnvironment, added: set[str], changed: set[str], removed: set[str]
-) -> list[str]:
-    """The verification page lists citations of every page: rebuild it every time."""
-    return [VERIFICATION_PAGE] if VERIFICATION_PAGE in env.found_docs else []
-
-
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_config_value("gradmodes_require_cuda", False, "env", bool)
     app.add_config_value("gradmodes_evidence_cache", True, "env", bool)
@@ -593,7 +587,6 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("env-before-read-docs", init_env)
     app.connect("env-purge-doc", purge)
     app.connect("env-merge-info", merge)
-    app.connect("env-get-outdated", always_reread)
     app.connect("env-check-consistency", report_origin)
     app.connect("doctree-resolved", resolve)
     app.connect("env-check-consistency", warn_uncited)

@@ -15,7 +15,8 @@ extension reads every record once per build process and renders:
 A record whose fingerprint differs from the claim's current one is *stale* and is shown as
 such, never as verified. Records from any platform (macOS, Windows, GPUs) render alike.
 ``gradmodes_evidence_dir`` (default ``_data/evidence``, relative to ``conf.py``) is the
-folder; a page using these directives depends on every record in it.
+folder; a page using these directives is read again when a record in it is added, changed or
+removed (``build_inputs.py``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from sphinx.application import Sphinx
 from sphinx.environment import BuildEnvironment
 from sphinx.util.docutils import SphinxDirective
 
+import build_inputs
 from claims import (
     VERIFICATION_PAGE,
     claim_fingerprint,
@@ -196,7 +198,7 @@ class EvidenceEnvironments(SphinxDirective):
     date, its file, and how many claims it verifies as they stand today."""
 
     def run(self) -> list[nodes.Node]:
-        _depend_on_records(self.env)
+        build_inputs.shows(self.env, "records")
         text = labels(self.env)
         found = records(self.env)
         if not found:
@@ -248,7 +250,7 @@ class EvidenceMatrix(SphinxDirective):
     """Claims x recorded environments, one table per topic, with a legend."""
 
     def run(self) -> list[nodes.Node]:
-        _depend_on_records(self.env)
+        build_inputs.shows(self.env, "records")
         text = labels(self.env)
         found = records(self.env)
         if not found:
@@ -305,23 +307,10 @@ class EvidenceMatrix(SphinxDirective):
         return table
 
 
-def _depend_on_records(env: BuildEnvironment) -> None:
-    for path in sorted(evidence_dir(env.app).glob("*.json")):
-        env.note_dependency(str(path))
-
-
-def always_reread(
-    app: Sphinx, env: BuildEnvironment, added: set[str], changed: set[str], removed: set[str]
-) -> list[str]:
-    """A new record (not yet a dependency of any page) must show: read the page every time."""
-    return [EVIDENCE_PAGE] if EVIDENCE_PAGE in env.found_docs else []
-
-
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_config_value("gradmodes_evidence_dir", "_data/evidence", "env", str)
     app.add_directive("evidence-environments", EvidenceEnvironments)
     app.add_directive("evidence-matrix", EvidenceMatrix)
-    app.connect("env-get-outdated", always_reread)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
 
 

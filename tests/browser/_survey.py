@@ -82,8 +82,16 @@ MEASURE = """async ({desktop, codeWidth}) => {
     if (el.tagName === "PRE") {
       const bar = el.offsetHeight - el.clientHeight - px(css.borderTopWidth) -
         px(css.borderBottomWidth);
-      if (wide && !(["auto", "scroll"].includes(css.overflowX) && bar > 0 &&
-                    css.scrollbarWidth !== "none"))
+      // A wide block hides the text past its visible box (its padding included): scrollWidth
+      // also counts the end padding, and a block whose text reached into that padding only,
+      // all of it visible, showed no scrollbar in some runs. (The text's box alone is not
+      // enough: the spaces that end the lines of a wrapping block hang past its box.)
+      const text = document.createRange();
+      text.selectNodeContents(el);
+      const right = text.getBoundingClientRect().right - box.left - el.clientLeft + el.scrollLeft;
+      const hidden = wide && right > el.clientWidth + 1;
+      if (hidden && !(["auto", "scroll"].includes(css.overflowX) && bar > 0 &&
+                      css.scrollbarWidth !== "none"))
         report(el, "code block cut or scrolling without a visible scrollbar");
       if (desktop && cell) {
         codeCells += 1;

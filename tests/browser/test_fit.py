@@ -7,8 +7,9 @@ shows every tab of a tab set, then compares, for every element the reader can se
 ``scrollWidth`` with its ``clientWidth`` (and, where its overflow is hidden, its height) and
 reads its overflow style:
 
-- a code block (``pre``) wider than its box must scroll with a visible scrollbar, and on a
-  desktop the code of a cell must fit (a line of ``CODE_WIDTH`` characters, and the cell);
+- a code block (``pre``) whose text passes its box (padding included) must scroll with a
+  visible scrollbar, and on a desktop the code of a cell must fit (a line of ``CODE_WIDTH``
+  characters, and the cell);
 - any other element wider than its box is a problem: it scrolls sideways (overflow
   ``auto``/``scroll``), is cut (``hidden``/``clip``), or, in the article, spills out of it;
 - so is an element whose overflow is hidden and whose content is taller than its box, and a
@@ -47,7 +48,8 @@ def test_nothing_is_cut_off_and_only_code_scrolls_sideways(surveys: Surveys, vie
 
 
 def test_the_measurement_sees_what_it_must_refuse(open_page: OpenPage, server: str) -> None:
-    """A wide table, a cut line and a code block without a scrollbar are all reported."""
+    """A wide table, a cut line and a code block without a scrollbar are all reported; a code
+    block whose text reaches into its padding only is not (all of it is visible)."""
     page, _ = open_page()
     page.goto(f"{server}/404.html")
     page.set_content(
@@ -64,12 +66,18 @@ def test_the_measurement_sees_what_it_must_refuse(open_page: OpenPage, server: s
         + "code " * 80
         + """</pre><pre style="width: 200px; overflow-x: auto">"""
         + "fine " * 80
+        # text past the content box, not past the padding: all of it is visible
+        + """</pre><pre style="width: 200px; box-sizing: border-box; padding: 0 40px 0 0;
+        overflow-x: hidden"><span style="display: inline-block; width: 180px">in</span></pre>
+        <pre style="width: 200px; box-sizing: border-box; padding: 0 40px 0 0;
+        overflow-x: hidden"><span style="display: inline-block; width: 220px">out</span>"""
         + "</pre></article></body></html>"
     )
     found = measure(page, desktop=False)["problems"]
     kinds = sorted(problem.split(":", 1)[0] for problem in found)
     assert kinds == [
         "code block cut or scrolling without a visible scrollbar",
+        "code block cut or scrolling without a visible scrollbar",  # "out", not "in"
         "content cut",
         "content spills out",
         "content spills out",  # the article itself, too: it holds the spilling paragraph

@@ -1,0 +1,134 @@
+"""Pages that show what the build observed: read again when that changed, and only then.
+
+Sphinx reads a page again when its source or a file it depends on changed. Some pages show
+more than that:
+
+- a page citing a claim shows the outcome of the claim's check, which depends on what the
+  evidence store's key covers (``claims.evidence_key``: the gradmodes source, the modules
+  that register claims, these extensions, ``conf.py``, torch, Python, the platform and the
+  CUDA devices): ``claims`` notes it with :func:`shows` ``("claims")``;
+- the verification and evidence pages show, besides, the records in
+  ``gradmodes_evidence_dir`` (a new record is no page's dependency yet), the interface and
+  observation catalogues of the language (their labels) and the facts of this machine they
+  name (``claims.environment_facts``): :func:`shows` ``("records")``.
+
+A page is read again when the key of what it shows (:func:`inputs_key`) differs from the
+key it was read with. The verification page, which used to be read in every build, took
+most of a rebuild after a prose edit.
+
+Two things the verification page and the footers show come from other pages, and are filled
+in when a page is written: the pages citing each claim and their titles
+(``claims.resolve``), so the verification page is written again whenever a page was read;
+and the range of recorded torch releases in every page's footer, so every page is written
+again when that range changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, Literal
+
+from sphinx.application import Sphinx
+from sphinx.environment import BuildEnvironment
+
+Inputs = Literal["claims", "records"]  # "records" covers "claims" too
+CATALOGUES = ("sphinx", "observations")  # the interface's and the observations' (ui_text.py)
+
+_keys: dict[tuple[int, Inputs], str] = {}  # computed once per process and app
+
+
+def inputs_key(app: Sphinx, inputs: Inputs) -> str:
+    """A sha256 over what a page showing ``inputs`` shows besides its own source."""
+    if (id(app), inputs) not in _keys:
+        _keys[id(app), inputs] = _key(app, inputs)
+    return _keys[id(app), inputs]
+
+
+def _key(app: Sphinx, inputs: Inputs) -> str:
+    import claims  # docs/_ext/claims.py and evidence.py import this module
+    import evidence
+
+    digest = hashlib.sha256(claims.evidence_key(app.config.gradmodes_require_cuda).encode())
+    if inputs == "claims":
+        return digest.hexdigest()
+    for name, value in sorted(claims.environment_facts().items()):
+        digest.update(f"\0{name}={value}".encode())
+    files = sorted(evidence.evidence_dir(app).glob("*.json"))
+    for folder in app.config.locale_dirs if app.config.language else ():
+        where = Path(app.srcdir) / folder / app.config.language / "LC_MESSAGES"
+        files += [where / f"{name}.po" for name in CATALOGUES if (where / f"{name}.po").is_file()]
+    for path in files:
+        digest.update(b"\0" + path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def shows(env: BuildEnvironment, inputs: Inputs) -> None:
+    """Note that the page being read shows ``inputs`` (a page showing records keeps that)."""
+    shown = _shown(env)
+    if shown.get(env.docname, ("", ""))[0] != "records":
+        shown[env.docname] = (inputs, inputs_key(env.app, inputs))
+
+
+def _shown(env: BuildEnvironment) -> dict[str, tuple[str, str]]:
+    if not hasattr(env, "gradmodes_inputs"):
+        env.gradmodes_inputs = {}  # type: ignore[attr-defined]
+    return env.gradmodes_inputs  # type: ignore[attr-defined]
+
+
+def outdated(
+    app: Sphinx, env: BuildEnvironment, added: set[str], changed: set[str], removed: set[str]
+) -> list[str]:
+    """``env-get-outdated``: the pages read with other inputs than this build's."""
+    return [
+        page
+        for page, (inputs, key) in _shown(env).items()
+        if page in env.found_docs and key != inputs_key(app, inputs)  # type: ignore[arg-type]
+    ]
+
+
+def note_reading(app: Sphinx, env: BuildEnvironment, docnames: list[str]) -> None:
+    """``env-before-read-docs``: remember whether this build reads any page."""
+    env.gradmodes_read_any = bool(docnames)  # type: ignore[attr-defined]
+
+
+def purge(app: Sphinx, env: BuildEnvironment, docname: str) -> None:
+    _shown(env).pop(docname, None)
+
+
+def merge(app: Sphinx, env: BuildEnvironment, docnames: set[str], other: Any) -> None:
+    theirs = getattr(other, "gradmodes_inputs", {})
+    _shown(env).update({page: theirs[page] for page in docnames if page in theirs})
+
+
+def to_write(app: Sphinx, env: BuildEnvironment) -> list[str]:
+    """``env-updated``: every page when the footer's range of recorded releases changed,
+    else the verification page when a page was read (the pages citing each claim)."""
+    import claims
+    import evidence
+
+    recorded = evidence.recorded_range(env)
+    before = getattr(env, "gradmodes_footer_range", recorded)
+    env.gradmodes_footer_range = recorded  # type: ignore[attr-defined]
+    if before != recorded:
+        return sorted(env.found_docs)
+    if getattr(env, "gradmodes_read_any", False) and claims.VERIFICATION_PAGE in env.found_docs:
+        return [claims.VERIFICATION_PAGE]
+    return []
+
+
+def setup(app: Sphinx) -> dict[str, Any]:
+    app.connect("env-get-outdated", outdated)
+    app.connect("env-before-read-docs", note_reading)
+    app.connect("env-purge-doc", purge)
+    app.connect("env-merge-info", merge)
+    app.connect("env-updated", to_write)
+    return {
+        "version": "1",
+        "parallel_read_safe": True,
+        "parallel_write_safe": True,
+        "env_version": 1,
+    }
+
+
+__all__ = ["inputs_key", "setup", "shows"]
