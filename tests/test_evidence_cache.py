@@ -23,8 +23,10 @@ def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[EvidenceC
     cache = EvidenceCache(tmp_path, claims.evidence_key(require_cuda=False))
     monkeypatch.setattr(claims, "_cache", cache)
     claims.evaluate.cache_clear()
+    claims.claim_fingerprint.cache_clear()
     yield cache
     claims.evaluate.cache_clear()
+    claims.claim_fingerprint.cache_clear()
 
 
 def test_a_passing_check_is_stored_and_then_reused(store: EvidenceCache) -> None:
@@ -43,9 +45,8 @@ def test_a_claim_checked_by_one_reader_and_reused_by_another_counts_as_checked()
 
     env = SimpleNamespace(gradmodes_citations={}, gradmodes_origin={"a": "checked", "b": "reused"})
     for other in ({"a": "reused", "b": "reused", "c": "reused"}, {"b": "checked"}):
-        claims.merge(
-            None, env, set(), SimpleNamespace(gradmodes_citations={}, gradmodes_origin=other)
-        )  # type: ignore[arg-type]
+        other_env = SimpleNamespace(gradmodes_citations={}, gradmodes_origin=other)
+        claims.merge(None, env, set(), other_env)  # type: ignore[arg-type]
     assert env.gradmodes_origin == {"a": "checked", "b": "checked", "c": "reused"}
 
 
@@ -55,6 +56,7 @@ def test_a_stored_claim_keeps_its_fingerprint_which_is_then_not_computed_again(
     registered = get_claim("eval.flag")
     expected = fingerprint(registered)
     assert claims.claim_fingerprint(registered) == expected  # nothing stored: computed
+    claims.claim_fingerprint.cache_clear()  # (kept once per process: as in a new process)
     claims.evaluate("eval.flag", False)
     assert store.load("eval.flag")["fingerprint"] == expected  # type: ignore[index]
 

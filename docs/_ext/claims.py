@@ -190,10 +190,11 @@ def evaluate(claim_id: str, require_cuda: bool) -> Evidence | str:
     return evidence
 
 
+@functools.cache
 def claim_fingerprint(claim: Claim) -> str:
     """``gradmodes.records.fingerprint(claim)``, as stored with the claim's evidence where it
     is: the store's key covers every source a fingerprint hashes. Computing all 211 took
-    about 2 s in every build process that shows the records."""
+    about 2 s in every build process that shows the records. Once per process and claim."""
     stored = _cache.load(claim.id) if _cache else None
     value = stored.get("fingerprint") if stored else None
     return value if isinstance(value, str) else fingerprint(claim)

@@ -192,6 +192,11 @@ def python_script(notebook: nbformat.NotebookNode, name: str) -> str:
     return script
 
 
+def is_notebook(env: Any, docname: str) -> bool:
+    """Whether ``docname`` is a notebook page (MyST with a kernel: myst-nb executes it)."""
+    return "kernelspec" in env.metadata.get(docname, {})
+
+
 def executed_notebook(app: Sphinx, pagename: str) -> nbformat.NotebookNode:
     """The notebook of ``pagename`` with the outputs this build showed (from the cache)."""
     config = app.env.mystnb_config
@@ -213,7 +218,7 @@ def executed_notebook(app: Sphinx, pagename: str) -> nbformat.NotebookNode:
 def publish(app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: Any):
     """``html-page-context``: write a notebook page's two downloads and name them for the
     download button (before the theme builds it)."""
-    if doctree is None or "kernelspec" not in app.env.metadata.get(pagename, {}):
+    if doctree is None or not is_notebook(app.env, pagename):
         return
     notebook = published_notebook(executed_notebook(app, pagename))
     sources = Path(app.outdir) / "_sources" / pagename
@@ -266,8 +271,8 @@ def reread_unpublishable(
     folder = Path(env.mystnb_config.output_folder)
     return [
         docname
-        for docname, metadata in env.metadata.items()
-        if "kernelspec" in metadata and not (folder / f"{docname}.ipynb").is_file()
+        for docname in env.metadata
+        if is_notebook(env, docname) and not (folder / f"{docname}.ipynb").is_file()
     ]
 
 

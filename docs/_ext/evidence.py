@@ -22,6 +22,7 @@ removed (``build_inputs.py``).
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -71,14 +72,9 @@ def evidence_dir(app: Sphinx) -> Path:
     return Path(app.confdir) / app.config.gradmodes_evidence_dir
 
 
-@functools.cache
-def _fingerprint(claim: Claim) -> str:
-    return claim_fingerprint(claim)
-
-
 def shown(record: Record, claim: Claim) -> str:
     """What ``record`` says of ``claim`` today (``stale`` if the claim changed since)."""
-    return status_of(record, claim, _fingerprint(claim))
+    return status_of(record, claim, claim_fingerprint(claim))
 
 
 def anchor(record: Record) -> str:
@@ -156,7 +152,7 @@ def outside_range(env: BuildEnvironment, claim: Claim) -> nodes.Node | None:
     for record in found:
         if claim.applies(record.environment.torch):
             continue
-        if outcome(record, claim, _fingerprint(claim)) != "false":
+        if outcome(record, claim, claim_fingerprint(claim)) != "false":
             continue  # stale or not recorded; verified outside fails the tests
         failure = (record.claims[claim.id].failure or "").removeprefix(prefix)
         label = short_label(record, found)
@@ -168,7 +164,7 @@ def outside_range(env: BuildEnvironment, claim: Claim) -> nodes.Node | None:
     return items if len(items) else None
 
 
-def _failure(failure: str, text: dict[str, str], observed: Translator) -> list[nodes.Node]:
+def _failure(failure: str, text: Mapping[str, str], observed: Translator) -> list[nodes.Node]:
     """A false claim's failure: what was observed (its label in the page's language), what
     was expected, what was seen; another error (a crash) as it is."""
     parts = failure_parts(failure)
