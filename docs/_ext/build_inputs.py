@@ -18,9 +18,9 @@ most of a rebuild after a prose edit.
 
 Two things the verification page and the footers show come from other pages, and are filled
 in when a page is written: the pages citing each claim and their titles
-(``claims.resolve``), so the verification page is written again whenever a page was read;
-and the range of recorded torch releases in every page's footer, so every page is written
-again when that range changed.
+(``claims.resolve``), so the verification page is written again when they changed (writing
+it takes seconds); and the range of recorded torch releases in every page's footer, so every
+page is written again when that range changed.
 """
 
 from __future__ import annotations
@@ -79,7 +79,9 @@ def _shown(env: BuildEnvironment) -> dict[str, tuple[str, str]]:
 def outdated(
     app: Sphinx, env: BuildEnvironment, added: set[str], changed: set[str], removed: set[str]
 ) -> list[str]:
-    """``env-get-outdated``: the pages read with other inputs than this build's."""
+    """``env-get-outdated``: the pages read with other inputs than this build's (and, before
+    any page is read again, what the verification page shows of the others)."""
+    env.gradmodes_cited_before = citations(env)  # type: ignore[attr-defined]
     return [
         page
         for page, (inputs, key) in _shown(env).items()
@@ -87,9 +89,15 @@ def outdated(
     ]
 
 
-def note_reading(app: Sphinx, env: BuildEnvironment, docnames: list[str]) -> None:
-    """``env-before-read-docs``: remember whether this build reads any page."""
-    env.gradmodes_read_any = bool(docnames)  # type: ignore[attr-defined]
+def citations(env: BuildEnvironment) -> dict[str, list[tuple[str, str]]]:
+    """Each cited claim's citing pages, with their titles: ``{claim: [(page, title)]}``."""
+    cites = getattr(env, "gradmodes_citations", {})
+    title = {page: node.astext() for page, node in env.titles.items()}
+    return {
+        claim: sorted((page, title.get(page, page)) for page in pages)
+        for claim, pages in cites.items()
+        if pages
+    }
 
 
 def purge(app: Sphinx, env: BuildEnvironment, docname: str) -> None:
@@ -103,7 +111,7 @@ def merge(app: Sphinx, env: BuildEnvironment, docnames: set[str], other: Any) ->
 
 def to_write(app: Sphinx, env: BuildEnvironment) -> list[str]:
     """``env-updated``: every page when the footer's range of recorded releases changed,
-    else the verification page when a page was read (the pages citing each claim)."""
+    else the verification page when the pages citing a claim, or their titles, changed."""
     import claims
     import evidence
 
@@ -112,14 +120,14 @@ def to_write(app: Sphinx, env: BuildEnvironment) -> list[str]:
     env.gradmodes_footer_range = recorded  # type: ignore[attr-defined]
     if before != recorded:
         return sorted(env.found_docs)
-    if getattr(env, "gradmodes_read_any", False) and claims.VERIFICATION_PAGE in env.found_docs:
+    before = getattr(env, "gradmodes_cited_before", None)
+    if claims.VERIFICATION_PAGE in env.found_docs and before != citations(env):
         return [claims.VERIFICATION_PAGE]
     return []
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("env-get-outdated", outdated)
-    app.connect("env-before-read-docs", note_reading)
     app.connect("env-purge-doc", purge)
     app.connect("env-merge-info", merge)
     app.connect("env-updated", to_write)
