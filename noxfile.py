@@ -72,6 +72,7 @@ SITE_TESTS = [
             "_glossary",
             "test_evidence_cache",
             "test_evidence_page",
+            "test_generated_pages",
             "test_gpu_build",
             "test_code_width",
         )

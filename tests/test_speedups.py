@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import inspect
 import re
 import subprocess
 import sys
@@ -14,7 +16,7 @@ from docutils.parsers.rst import Parser as RSTParser
 from sphinx.search.ja import DefaultSplitter
 
 sys.path.insert(0, str(DOCS / "_ext"))
-from speedups import JapaneseSplitter, make_document
+from speedups import JapaneseSplitter, LazyDomXML, make_document
 
 
 def site_texts() -> list[str]:
@@ -51,8 +53,51 @@ def test_make_document_gives_fresh_default_settings_each_time() -> None:
     assert make_document().settings.tab_width == 8
 
 
+def test_sphinx_passes_the_xml_of_a_node_only_to_debug_messages() -> None:
+    """So that the XML made when a message shows it (LazyDomXML) changes nothing else."""
+    from sphinx.util import nodes as sphinx_nodes
+
+    tree = ast.parse(inspect.getsource(sphinx_nodes))
+    uses = [n for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id == "repr_domxml"]
+    debug_args = [
+        arg
+        for call in ast.walk(tree)
+        if isinstance(call, ast.Call) and ast.unparse(call.func) == "logger.debug"
+        for arg in call.args
+        if isinstance(arg, ast.Call) and ast.unparse(arg.func) == "repr_domxml"
+    ]
+    assert len(uses) >= 4 and len(uses) == len(debug_args)
+
+
+def test_the_lazy_xml_of_a_node_is_sphinxs_xml_when_shown_and_not_made_otherwise() -> None:
+    from docutils import nodes
+    from sphinx.util import nodes as sphinx_nodes
+
+    long = nodes.section("", nodes.paragraph("", "x" * 200))
+    for node, length in [(long, 80), (long, 0), (nodes.paragraph("", "x"), 80)]:
+        shown = LazyDomXML(node, length)
+        assert str(shown) == f"{shown}" == sphinx_nodes.repr_domxml(node, length)
+
+    made = []
+
+    class Watched(nodes.paragraph):
+        def asdom(self, dom=None):  # type: ignore[no-untyped-def]
+            made.append(self)
+            return super().asdom(dom)
+
+    skipped = Watched("", "text", translatable=False)  # skipped, with a debug message
+    assert not sphinx_nodes.is_translatable(skipped) and made == [skipped]  # Sphinx's own
+    made.clear()
+    replaced = sphinx_nodes.repr_domxml
+    try:
+        sphinx_nodes.repr_domxml = LazyDomXML  # type: ignore[assignment]
+        assert not sphinx_nodes.is_translatable(skipped) and made == []
+    finally:
+        sphinx_nodes.repr_domxml = replaced
+
+
 def test_a_build_with_few_pages_to_read_reads_and_writes_them_in_one_process() -> None:
-    """``parallel_min_pages``: an edit of one page reads two, with no forked readers."""
+    """``parallel_min_pages``: a rebuild reading a few pages forks no readers."""
     from parallel_read import reorder
 
     def app() -> SimpleNamespace:

@@ -12,7 +12,7 @@ notebooks in several processes at once, on one jupyter-cache.
   its own, so their timings compete less with this build's other notebooks. (Other
   processes on the machine still compete: such a page reports the load it measured under.)
 - A build with fewer pages to read than ``parallel_min_pages`` (a rebuild after an edit of
-  one page reads it and the verification page) reads and writes them in this process:
+  one page reads that page) reads and writes them in this process:
   forking the readers and the writer, and merging what they read, costs more than it saves.
 - A process that fails fails the build (``keep_failures``): Sphinx 9.0 loses such a failure
   when it comes while the next process is being started, and the build then "succeeds"

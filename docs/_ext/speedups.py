@@ -1,7 +1,7 @@
-"""Faster equivalents of two slow spots in Sphinx and myst-parser: the output is unchanged.
+"""Faster equivalents of three slow spots in Sphinx and myst-parser: the output is unchanged.
 
 A profile of the Japanese build (it executes nothing: every notebook comes from the cache)
-found two costs that are pure overhead (``docs/bench.py`` times the builds):
+found three costs that are pure overhead (``docs/bench.py`` times the builds):
 
 - **The Japanese search index.** Sphinx splits every text node of a Japanese page, code and
   outputs included, with its pure-Python TinySegmenter (``sphinx.search.ja.DefaultSplitter``):
@@ -16,6 +16,11 @@ found two costs that are pure overhead (``docs/bench.py`` times the builds):
   document that is then thrown away (``DocutilsRenderer.setup_render`` evaluates
   ``options.get("document", make_document())`` eagerly). :func:`setup` makes
   ``make_document`` copy settings built once.
+- **Debug messages nobody reads.** Deciding which nodes to translate, Sphinx logs each node
+  it skips at debug level with its XML (``sphinx.util.nodes.repr_domxml``), and makes that
+  XML, of a whole section at times, whether or not debug messages are shown: about a tenth
+  of the Japanese build in a profile. :func:`setup` makes the XML only when a message shows
+  it (:class:`LazyDomXML`).
 
 ``tests/test_speedups.py`` checks both against the originals.
 """
@@ -32,6 +37,7 @@ from docutils.parsers.rst import Parser as RSTParser
 from docutils.utils import new_document
 from sphinx.application import Sphinx
 from sphinx.search.ja import DefaultSplitter
+from sphinx.util import nodes as sphinx_nodes
 
 
 class JapaneseSplitter(DefaultSplitter):
@@ -163,8 +169,32 @@ def make_document(source_path: str = "notset", parser_cls: type = RSTParser) -> 
     return new_document(source_path, settings=copy.deepcopy(_default_settings(parser_cls)))
 
 
+class LazyDomXML:
+    """``sphinx.util.nodes.repr_domxml(node, length)``, made when shown (``str``, ``%s``).
+
+    >>> node = nodes.paragraph("", "x")
+    >>> str(LazyDomXML(node)) == sphinx_nodes.repr_domxml(node) == "<paragraph>x</paragraph>"
+    True
+    """
+
+    __slots__ = ("length", "node")
+
+    def __init__(self, node: nodes.Node, length: int = 80) -> None:
+        self.node, self.length = node, length
+
+    def __str__(self) -> str:
+        return _repr_domxml(self.node, self.length)
+
+    __repr__ = __str__
+
+
+_repr_domxml = sphinx_nodes.repr_domxml  # Sphinx's own
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     from myst_parser.mdit_to_docutils import base
 
     base.make_document = make_document
+    # Sphinx's module passes it only to logger.debug (tests/test_speedups.py checks).
+    sphinx_nodes.repr_domxml = LazyDomXML  # type: ignore[assignment]
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
