@@ -16,11 +16,16 @@ A page is read again when the key of what it shows (:func:`inputs_key`) differs 
 key it was read with. The verification page, which used to be read in every build, took
 most of a rebuild after a prose edit.
 
-Two things the verification page and the footers show come from other pages, and are filled
-in when a page is written: the pages citing each claim and their titles
-(``claims.resolve``), so the verification page is written again when they changed (writing
-it takes seconds); and the range of recorded torch releases in every page's footer, so every
-page is written again when that range changed.
+What a page shows of the other pages and of the interface is filled in when it is written,
+and Sphinx writes again only the pages it read (and the parents of a retitled page):
+
+- the pages citing each claim, and their titles (``claims.resolve``): the verification page
+  is written again when they changed (writing it takes seconds);
+- the navigation (the sidebar's titles, the previous and next links: the titles and the
+  tables of contents of all pages, which also change when a page is added or removed, such
+  as the evidence page every footer links to), and what every page's footer and claim marks
+  show (the range of recorded releases, the interface catalogue and ``claims.LABELS``):
+  every page is written again when one of them changed.
 """
 
 from __future__ import annotations
@@ -80,8 +85,9 @@ def outdated(
     app: Sphinx, env: BuildEnvironment, added: set[str], changed: set[str], removed: set[str]
 ) -> list[str]:
     """``env-get-outdated``: the pages read with other inputs than this build's (and, before
-    any page is read again, what the verification page shows of the others)."""
+    any page is read again, what pages show of the others)."""
     env.gradmodes_cited_before = citations(env)  # type: ignore[attr-defined]
+    env.gradmodes_navigation_before = navigation(env)  # type: ignore[attr-defined]
     return [
         page
         for page, (inputs, key) in _shown(env).items()
@@ -100,6 +106,29 @@ def citations(env: BuildEnvironment) -> dict[str, list[tuple[str, str]]]:
     }
 
 
+def navigation(env: BuildEnvironment) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """Every page's title, and the pages each page's tables of contents list."""
+    titles = {page: node.astext() for page, node in env.titles.items()}
+    return titles, {page: list(listed) for page, listed in env.toctree_includes.items()}
+
+
+def written_with(env: BuildEnvironment) -> tuple[object, ...]:
+    """What every page's footer and claim marks show besides the page itself."""
+    import claims
+    import evidence
+
+    app = env.app
+    interface = b""
+    for folder in app.config.locale_dirs if app.config.language else ():
+        po = Path(app.srcdir) / folder / app.config.language / "LC_MESSAGES" / "sphinx.po"
+        interface += po.read_bytes() if po.is_file() else b""
+    return (
+        evidence.recorded_range(env),
+        hashlib.sha256(interface).hexdigest(),
+        sorted(claims.LABELS.items()),
+    )
+
+
 def purge(app: Sphinx, env: BuildEnvironment, docname: str) -> None:
     _shown(env).pop(docname, None)
 
@@ -110,18 +139,18 @@ def merge(app: Sphinx, env: BuildEnvironment, docnames: set[str], other: Any) ->
 
 
 def to_write(app: Sphinx, env: BuildEnvironment) -> list[str]:
-    """``env-updated``: every page when the footer's range of recorded releases changed,
-    else the verification page when the pages citing a claim, or their titles, changed."""
+    """``env-updated``: every page when the navigation, or what footers and claim marks show,
+    changed; else the verification page when the pages citing a claim, or their titles, did."""
     import claims
-    import evidence
 
-    recorded = evidence.recorded_range(env)
-    before = getattr(env, "gradmodes_footer_range", recorded)
-    env.gradmodes_footer_range = recorded  # type: ignore[attr-defined]
-    if before != recorded:
+    shown = written_with(env)
+    before = getattr(env, "gradmodes_written_with", shown)
+    env.gradmodes_written_with = shown  # type: ignore[attr-defined]
+    navigated = getattr(env, "gradmodes_navigation_before", None)
+    if before != shown or (navigated is not None and navigated != navigation(env)):
         return sorted(env.found_docs)
-    before = getattr(env, "gradmodes_cited_before", None)
-    if claims.VERIFICATION_PAGE in env.found_docs and before != citations(env):
+    cited = getattr(env, "gradmodes_cited_before", None)
+    if claims.VERIFICATION_PAGE in env.found_docs and cited != citations(env):
         return [claims.VERIFICATION_PAGE]
     return []
 

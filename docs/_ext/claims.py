@@ -414,6 +414,7 @@ class BuildEnvironmentTable(SphinxDirective):
     """The torch, Python, platform and device this build checked the claims with."""
 
     def run(self) -> list[nodes.Node]:
+        build_inputs.shows(self.env, "records")  # the machine's facts and the evidence key
         rows = environment_facts().items()
         items = nodes.bullet_list()
         for key, value in rows:
