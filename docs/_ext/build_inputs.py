@@ -38,7 +38,8 @@ from sphinx.application import Sphinx
 from sphinx.environment import BuildEnvironment
 
 Inputs = Literal["claims", "records"]  # "records" covers "claims" too
-CATALOGUES = ("sphinx", "observations")  # the interface's and the observations' (ui_text.py)
+INTERFACE = "sphinx"  # the interface's catalogue (ui_text.py)
+CATALOGUES = (INTERFACE, "observations")  # and the observations' (observation_text.py)
 
 _keys: dict[tuple[int, Inputs], str] = {}  # computed once per process and app
 
@@ -54,18 +55,24 @@ def _key(app: Sphinx, inputs: Inputs) -> str:
     import claims  # docs/_ext/claims.py and evidence.py import this module
     import evidence
 
-    digest = hashlib.sha256(claims.evidence_key(app.config.gradmodes_require_cuda).encode())
     if inputs == "claims":
-        return digest.hexdigest()
+        return claims.evidence_key(app.config.gradmodes_require_cuda)
+    digest = hashlib.sha256(inputs_key(app, "claims").encode())
     for name, value in sorted(claims.environment_facts().items()):
         digest.update(f"\0{name}={value}".encode())
-    files = sorted(evidence.evidence_dir(app).glob("*.json"))
-    for folder in app.config.locale_dirs if app.config.language else ():
-        where = Path(app.srcdir) / folder / app.config.language / "LC_MESSAGES"
-        files += [where / f"{name}.po" for name in CATALOGUES if (where / f"{name}.po").is_file()]
+    files = sorted(evidence.evidence_dir(app).glob("*.json")) + catalogues(app, CATALOGUES)
     for path in files:
         digest.update(b"\0" + path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
+
+
+def catalogues(app: Sphinx, names: tuple[str, ...]) -> list[Path]:
+    """The language's catalogues ``<name>.po`` that exist, in every folder of ``locale_dirs``."""
+    found = []
+    for folder in app.config.locale_dirs if app.config.language else ():
+        where = Path(app.srcdir) / folder / app.config.language / "LC_MESSAGES"
+        found += [where / f"{name}.po" for name in names if (where / f"{name}.po").is_file()]
+    return found
 
 
 def shows(env: BuildEnvironment, inputs: Inputs) -> None:
@@ -98,7 +105,7 @@ def outdated(
 def citations(env: BuildEnvironment) -> dict[str, list[tuple[str, str]]]:
     """Each cited claim's citing pages, with their titles: ``{claim: [(page, title)]}``."""
     cites = getattr(env, "gradmodes_citations", {})
-    title = {page: node.astext() for page, node in env.titles.items()}
+    title = titles(env)
     return {
         claim: sorted((page, title.get(page, page)) for page in pages)
         for claim, pages in cites.items()
@@ -106,10 +113,14 @@ def citations(env: BuildEnvironment) -> dict[str, list[tuple[str, str]]]:
     }
 
 
+def titles(env: BuildEnvironment) -> dict[str, str]:
+    """Every page's title, as text."""
+    return {page: node.astext() for page, node in env.titles.items()}
+
+
 def navigation(env: BuildEnvironment) -> tuple[dict[str, str], dict[str, list[str]]]:
     """Every page's title, and the pages each page's tables of contents list."""
-    titles = {page: node.astext() for page, node in env.titles.items()}
-    return titles, {page: list(listed) for page, listed in env.toctree_includes.items()}
+    return titles(env), {page: list(listed) for page, listed in env.toctree_includes.items()}
 
 
 def written_with(env: BuildEnvironment) -> tuple[object, ...]:
@@ -117,14 +128,12 @@ def written_with(env: BuildEnvironment) -> tuple[object, ...]:
     import claims
     import evidence
 
-    app = env.app
-    interface = b""
-    for folder in app.config.locale_dirs if app.config.language else ():
-        po = Path(app.srcdir) / folder / app.config.language / "LC_MESSAGES" / "sphinx.po"
-        interface += po.read_bytes() if po.is_file() else b""
+    interface = hashlib.sha256()
+    for po in catalogues(env.app, (INTERFACE,)):
+        interface.update(po.read_bytes())
     return (
         evidence.recorded_range(env),
-        hashlib.sha256(interface).hexdigest(),
+        interface.hexdigest(),
         sorted(claims.LABELS.items()),
     )
 
