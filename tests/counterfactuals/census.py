@@ -73,6 +73,32 @@ def _(patch: pytest.MonkeyPatch) -> None:
     patch.setattr(torch.backends.mha, "get_fastpath_enabled", lambda: False)
 
 
+@counterfactual("census.grad-mode", "no_grad changes an LSTM's output without oneDNN too")
+def _(patch: pytest.MonkeyPatch) -> None:
+    real = nn.LSTM.forward
+
+    def forward(self: nn.LSTM, *args: Any, **kwargs: Any) -> Any:
+        output, state = real(self, *args, **kwargs)
+        if torch.is_grad_enabled():
+            return output, state
+        return torch.nextafter(output, output + 1), state
+
+    patch.setattr(nn.LSTM, "forward", forward)
+
+
+@counterfactual("census.grad-mode", "no_grad changes a GRU's output in the last bit")
+def _(patch: pytest.MonkeyPatch) -> None:
+    real = nn.GRU.forward
+
+    def forward(self: nn.GRU, *args: Any, **kwargs: Any) -> Any:
+        output, state = real(self, *args, **kwargs)
+        if torch.is_grad_enabled():
+            return output, state
+        return torch.nextafter(output, output + 1), state
+
+    patch.setattr(nn.GRU, "forward", forward)
+
+
 @counterfactual("census.lazy-instance-norm", "LazyInstanceNorm1d defaults as InstanceNorm1d")
 def _(patch: pytest.MonkeyPatch) -> None:
     real = nn.LazyInstanceNorm1d.__init__
