@@ -211,13 +211,15 @@ def onednn_off() -> Iterator[None]:
 
 @claim(
     "census.grad-mode",
-    f"Of the census's {len(SPECS)} configurations other than its {len(LSTMS)} `LSTM` "
-    f"configurations, exactly these {len(GRAD_MODE_CHANGES_EVAL)} give, in eval mode, an "
-    "output under `torch.no_grad()` that is not bit-for-bit equal to their output with "
-    f"gradients enabled: {_in_census_order(GRAD_MODE_CHANGES_EVAL)}; in train mode none does. "
-    "With oneDNN turned off (`torch.backends.mkldnn.enabled = False`), no `LSTM` "
-    "configuration does either, in either mode. In both modes, no output of any configuration "
-    "under `torch.no_grad()` is more than 1e-5 from its output with gradients enabled.",
+    f"Of the census's {len(SPECS)} configurations, run on one CPU thread, the "
+    f"{len(SPECS) - len(LSTMS)} other than its {len(LSTMS)} `LSTM` configurations include "
+    f"exactly these {len(GRAD_MODE_CHANGES_EVAL)} that give, in eval mode, an output under "
+    "`torch.no_grad()` that is not bit-for-bit equal to their output with gradients enabled: "
+    f"{_in_census_order(GRAD_MODE_CHANGES_EVAL)}; in train mode none of the "
+    f"{len(SPECS) - len(LSTMS)} does; with oneDNN turned off "
+    "(`torch.backends.mkldnn.enabled = False`), no `LSTM` configuration does either, in either "
+    "mode; and in both modes no output of any configuration under `torch.no_grad()` is more "
+    "than 1e-5 from its output with gradients enabled.",
 )
 @deterministic
 def _census_grad_mode(obs: Observer) -> None:
