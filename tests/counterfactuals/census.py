@@ -99,6 +99,17 @@ def _(patch: pytest.MonkeyPatch) -> None:
     patch.setattr(nn.GRU, "forward", forward)
 
 
+@counterfactual("census.grad-mode", "no_grad moves an eval-mode encoder layer's output by 1e-4")
+def _(patch: pytest.MonkeyPatch) -> None:
+    real = nn.TransformerEncoderLayer.forward
+
+    def forward(self: nn.TransformerEncoderLayer, *args: Any, **kwargs: Any) -> Any:
+        output = real(self, *args, **kwargs)
+        return output if self.training or torch.is_grad_enabled() else output + 1e-4
+
+    patch.setattr(nn.TransformerEncoderLayer, "forward", forward)
+
+
 @counterfactual("census.lazy-instance-norm", "LazyInstanceNorm1d defaults as InstanceNorm1d")
 def _(patch: pytest.MonkeyPatch) -> None:
     real = nn.LazyInstanceNorm1d.__init__
