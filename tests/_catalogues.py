@@ -179,20 +179,32 @@ def english_fragments(msgid: str) -> list[str]:
     return fragments
 
 
-def page_text(html: str, inline_code: bool = True) -> tuple[str, set[str]]:
-    """A page's text outside code blocks and outputs (blocks on lines of their own), with or
-    without its inline code, and its attributes that people read (title, aria-label, ...)."""
+def page_text(html: str) -> tuple[tuple[str, set[str]], tuple[str, set[str]]]:
+    """A page's text outside code blocks and outputs (blocks on lines of their own) and its
+    attributes that people read (title, aria-label, ...): with its inline code, then
+    without it (one parse for both).
+
+    >>> page_text('<p title="t">a <code>b</code></p><pre>c</pre>')
+    (('a b', {'t'}), ('a', {'t'}))
+    """
     soup = BeautifulSoup(html, "html.parser")
-    for node in soup.select(NOT_PROSE if inline_code else f"{NOT_PROSE}, code"):
+    for node in soup.select(NOT_PROSE):
         node.decompose()
+    for tag in soup.find_all(BLOCKS):
+        tag.append("\n")
+    shown = _text_and_attributes(soup)
+    for node in soup.select("code"):
+        node.decompose()
+    return shown, _text_and_attributes(soup)
+
+
+def _text_and_attributes(soup: BeautifulSoup) -> tuple[str, set[str]]:
     attributes = {
         " ".join(str(tag[name]).split())
         for tag in soup.find_all(True)
         for name in ATTRIBUTES
         if tag.has_attr(name)
     }
-    for tag in soup.find_all(BLOCKS):
-        tag.append("\n")
     body = soup.body or soup
     lines = (" ".join(line.split()) for line in body.get_text("").splitlines())
     return "\n".join(line for line in lines if line), attributes
@@ -214,8 +226,9 @@ def untranslated_on_pages(docs: Path, html: Path, lang: str) -> list[str]:
     found = []
     labels = Templates.of_checks()
     sources = {page: path.read_text(encoding="utf-8") for page, path in _pages(html)}
-    shown = {page: page_text(source) for page, source in sources.items()}
-    without_code = {page: page_text(source, inline_code=False) for page, source in sources.items()}
+    texts = {page: page_text(source) for page, source in sources.items()}
+    shown = {page: with_code for page, (with_code, _) in texts.items()}
+    without_code = {page: bare for page, (_, bare) in texts.items()}
     for page, catalogue in catalogues(docs, lang).items():
         kept = " ".join(" ".join(str(m.string).split()) for m in catalogue if m.id)
         targets = (

@@ -13,6 +13,7 @@ it gives a new key, so a build of older sources is never reused.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.metadata
 import json
 import os
@@ -58,6 +59,17 @@ class BuiltSite:
 
     def page(self, lang: str, name: str) -> Path:
         return self.html / lang / f"{name}.html"
+
+    def soup(self, lang: str, name: str) -> BeautifulSoup:
+        """The page, parsed once per process (see :func:`parsed`)."""
+        return parsed(self.page(lang, name))
+
+
+@functools.cache
+def parsed(path: Path) -> BeautifulSoup:
+    """The HTML file at ``path``, parsed once per process and shared by every test that
+    asks: a test must only read it (one that changes a page parses its own copy)."""
+    return BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
 
 
 def pages(docs: Path = DOCS) -> list[str]:

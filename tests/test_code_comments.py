@@ -15,7 +15,6 @@ import tokenize
 import pytest
 from _catalogues import translator
 from _site import DOCS, TRANSLATIONS, BuiltSite, notebooks
-from bs4 import BeautifulSoup
 
 sys.path.insert(0, str(DOCS / "_ext"))
 from code_comments import comment_blocks, translate_comments
@@ -36,8 +35,7 @@ def code_tokens(code: str) -> list[tuple[int, str]]:
 
 
 def shown_cells(site: BuiltSite, lang: str, page: str) -> list[str]:
-    html = BeautifulSoup(site.page(lang, page).read_text(encoding="utf-8"), "html.parser")
-    return [pre.get_text() for pre in html.select("div.cell_input pre")]
+    return [pre.get_text() for pre in site.soup(lang, page).select("div.cell_input pre")]
 
 
 def executed_cells(site: BuiltSite, page: str) -> list[str]:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _site import DOCS, LANGUAGES, BuiltSite
+from _site import DOCS, LANGUAGES, BuiltSite, parsed
 from bs4 import BeautifulSoup
 
 BUILD: dict[str, Any] = runpy.run_path(str(DOCS / "build.py"))
@@ -45,8 +45,7 @@ def test_no_page_or_stylesheet_loads_from_another_host(site: BuiltSite) -> None:
     assert len(pages) > len(LANGUAGES) and stylesheets
     found = {}
     for path in pages:
-        page = BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
-        if urls := external(resources(page)):
+        if urls := external(resources(parsed(path))):
             found[str(path.relative_to(site.html))] = urls
     for path in stylesheets:
         if urls := external(CSS_URL.findall(path.read_text(encoding="utf-8"))):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from _site import LANGUAGES, SOURCE_LANGUAGE, TRANSLATIONS, BuiltSite
-from bs4 import BeautifulSoup, Tag
+from bs4 import Tag
 
 from gradmodes import behaviour_matrix
 
@@ -12,8 +12,7 @@ pytestmark = pytest.mark.site
 
 
 def matrix_table(site: BuiltSite, lang: str) -> Tag:
-    page = BeautifulSoup(site.page(lang, "matrix").read_text(encoding="utf-8"), "html.parser")
-    tables = page.select("table.behaviour-matrix")
+    tables = site.soup(lang, "matrix").select("table.behaviour-matrix")
     assert len(tables) == 1
     return tables[0]
 

@@ -11,7 +11,16 @@ from pathlib import Path
 
 import pytest
 import torch
-from _site import DOCS, LANGUAGES, SOURCE_LANGUAGE, TRANSLATIONS, BuiltSite, notebooks, pages
+from _site import (
+    DOCS,
+    LANGUAGES,
+    SOURCE_LANGUAGE,
+    TRANSLATIONS,
+    BuiltSite,
+    notebooks,
+    pages,
+    parsed,
+)
 from bs4 import BeautifulSoup, Tag
 from sphinx.search import languages
 from sphinx.util import import_object
@@ -29,13 +38,22 @@ VERIFICATION = "verification"
 
 
 def soup(site: BuiltSite, lang: str, page: str) -> BeautifulSoup:
-    """The page, parsed once for all the tests of this module (which only read it)."""
-    return parsed(site.page(lang, page))
+    """The page, parsed once (the tests of this module only read it)."""
+    return site.soup(lang, page)
+
+
+def entries(site: BuiltSite, lang: str) -> dict[str, Tag]:
+    """The verification page's claim entries, by claim id (the first element with the id)."""
+    return _by_id(site.page(lang, VERIFICATION), "claim-")
 
 
 @functools.cache
-def parsed(path: Path) -> BeautifulSoup:
-    return BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
+def _by_id(path: Path, prefix: str) -> dict[str, Tag]:
+    # One pass over the page: a CSS selector per claim walks the whole page each time.
+    found: dict[str, Tag] = {}
+    for element in parsed(path).find_all(id=re.compile(f"^{re.escape(prefix)}")):
+        found.setdefault(str(element["id"]).removeprefix(prefix), element)
+    return found
 
 
 def marks(node: Tag) -> list[Tag]:
@@ -130,9 +148,9 @@ def test_every_registered_claim_is_cited_by_some_page(site: BuiltSite, lang: str
     if not torch.cuda.is_available():
         # A CUDA-only claim is cited only inside `{only} cuda` blocks, which a build without
         # CUDA leaves out: the verification page still names the pages that cite it.
-        page = soup(site, lang, VERIFICATION)
         for c in all_claims():
-            entry = page.select_one(f"[id='claim-{c.id}'] .claim-facts")
+            entry = entries(site, lang).get(c.id)
+            entry = entry.select_one(".claim-facts") if entry is not None else None
             links = entry.select("a[href]") if entry is not None else []
             if c.needs_cuda and any(a["href"].split("#")[0] in PAGE_FILES for a in links):
                 cited.add(c.id)
@@ -230,7 +248,6 @@ def test_a_ranged_claims_entry_quotes_how_its_check_fails_outside_its_range(
     """For each claim with a torch range, its entry lists exactly the recorded releases outside
     the range where its check (as it stands) fails, each with the failure."""
     recorded = load_records(DOCS / "_data" / "evidence")
-    page = soup(site, lang, VERIFICATION)
     listed = 0
     for c in all_claims():
         expected = [
@@ -240,7 +257,7 @@ def test_a_ranged_claims_entry_quotes_how_its_check_fails_outside_its_range(
             and not c.applies(r.environment.torch)
             and records.outcome(r, c) == "false"
         ]
-        entry = page.select_one(f"[id='claim-{c.id}']")
+        entry = entries(site, lang).get(c.id)
         assert entry is not None, c.id
         # compared word by word: docutils writes a literal's runs of spaces and its line
         # breaks as no-break spaces and spaces

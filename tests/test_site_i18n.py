@@ -17,7 +17,7 @@ BUILD = runpy.run_path(str(DOCS / "build.py"))
 
 
 def soup(site: BuiltSite, lang: str, page: str) -> BeautifulSoup:
-    return BeautifulSoup(site.page(lang, page).read_text(encoding="utf-8"), "html.parser")
+    return site.soup(lang, page)
 
 
 @pytest.mark.parametrize("lang", TRANSLATIONS)
