@@ -21,7 +21,7 @@ from _site import (
     pages,
     parsed,
 )
-from bs4 import BeautifulSoup, Tag
+from bs4 import Tag
 from sphinx.search import languages
 from sphinx.util import import_object
 
@@ -37,22 +37,17 @@ pytestmark = pytest.mark.site
 VERIFICATION = "verification"
 
 
-def soup(site: BuiltSite, lang: str, page: str) -> BeautifulSoup:
-    """The page, parsed once (the tests of this module only read it)."""
-    return site.soup(lang, page)
-
-
 def entries(site: BuiltSite, lang: str) -> dict[str, Tag]:
     """The verification page's claim entries, by claim id (the first element with the id)."""
-    return _by_id(site.page(lang, VERIFICATION), "claim-")
+    return _entries(site.page(lang, VERIFICATION))
 
 
 @functools.cache
-def _by_id(path: Path, prefix: str) -> dict[str, Tag]:
+def _entries(path: Path) -> dict[str, Tag]:
     # One pass over the page: a CSS selector per claim walks the whole page each time.
     found: dict[str, Tag] = {}
-    for element in parsed(path).find_all(id=re.compile(f"^{re.escape(prefix)}")):
-        found.setdefault(str(element["id"]).removeprefix(prefix), element)
+    for element in parsed(path).find_all(id=re.compile("^claim-")):
+        found.setdefault(str(element["id"]).removeprefix("claim-"), element)
     return found
 
 
@@ -67,14 +62,14 @@ def mark_id(mark: Tag) -> str:
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_every_page_is_built_with_its_language(site: BuiltSite, lang: str) -> None:
     for page in pages():
-        html = soup(site, lang, page).html
+        html = site.soup(lang, page).html
         assert html is not None and html["lang"] == lang, page
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_the_switcher_links_to_the_same_page_in_every_language(site: BuiltSite, lang: str) -> None:
     for page in pages():
-        switcher = soup(site, lang, page).select_one("nav.lang-switcher")
+        switcher = site.soup(lang, page).select_one("nav.lang-switcher")
         assert switcher is not None, page
         links = {str(a["hreflang"]): str(a["href"]) for a in switcher.select("a")}
         assert sorted(links) == sorted(code for code in LANGUAGES if code != lang), page
@@ -85,7 +80,7 @@ def test_the_switcher_links_to_the_same_page_in_every_language(site: BuiltSite, 
 
 
 def test_the_root_page_offers_every_language(site: BuiltSite) -> None:
-    root = BeautifulSoup((site.html / "index.html").read_text(encoding="utf-8"), "html.parser")
+    root = parsed(site.html / "index.html")
     hrefs = sorted(str(a["href"]) for a in root.select("a[hreflang]"))
     assert hrefs == sorted(f"{code}/index.html" for code in LANGUAGES)
     assert "navigator.languages" in root.decode()
@@ -95,7 +90,7 @@ def test_the_root_page_offers_every_language(site: BuiltSite) -> None:
 def test_the_comparison_table_is_there_and_every_cell_is_verified(
     site: BuiltSite, lang: str
 ) -> None:
-    tables = soup(site, lang, "comparison").select("table")
+    tables = site.soup(lang, "comparison").select("table")
     table = next(t for t in tables if "model.eval()" in t.get_text())
     headers = [th.get_text("", strip=True) for th in table.select("thead th")]
     assert len(headers) == 4 and "model.eval()" in headers[1] and "no_grad" in headers[3]
@@ -112,9 +107,9 @@ def test_the_comparison_table_is_there_and_every_cell_is_verified(
 def test_translated_pages_cite_the_same_claims(site: BuiltSite, lang: str) -> None:
     for page in pages():
         source = sorted(
-            mark_id(m) for m in marks(soup(site, SOURCE_LANGUAGE, page)) if m.name == "a"
+            mark_id(m) for m in marks(site.soup(SOURCE_LANGUAGE, page)) if m.name == "a"
         )
-        translated = sorted(mark_id(m) for m in marks(soup(site, lang, page)) if m.name == "a")
+        translated = sorted(mark_id(m) for m in marks(site.soup(lang, page)) if m.name == "a")
         assert translated == source, page
 
 
@@ -122,7 +117,7 @@ def test_translated_pages_cite_the_same_claims(site: BuiltSite, lang: str) -> No
 def test_the_verification_page_lists_every_claim_and_none_is_false(
     site: BuiltSite, lang: str
 ) -> None:
-    page = soup(site, lang, VERIFICATION)
+    page = site.soup(lang, VERIFICATION)
     listed = sorted(str(t["id"]).removeprefix("claim-") for t in page.select("[id^=claim-]"))
     assert listed == sorted(c.id for c in all_claims())
     assert page.select(".claim-failed") == []
@@ -142,7 +137,7 @@ def test_every_registered_claim_is_cited_by_some_page(site: BuiltSite, lang: str
         mark_id(m)
         for page in pages()
         if page != VERIFICATION
-        for m in marks(soup(site, lang, page))
+        for m in marks(site.soup(lang, page))
         if m.name == "a"
     }
     if not torch.cuda.is_available():
@@ -150,8 +145,8 @@ def test_every_registered_claim_is_cited_by_some_page(site: BuiltSite, lang: str
         # CUDA leaves out: the verification page still names the pages that cite it.
         for c in all_claims():
             entry = entries(site, lang).get(c.id)
-            entry = entry.select_one(".claim-facts") if entry is not None else None
-            links = entry.select("a[href]") if entry is not None else []
+            facts = entry.select_one(".claim-facts") if entry is not None else None
+            links = facts.select("a[href]") if facts is not None else []
             if c.needs_cuda and any(a["href"].split("#")[0] in PAGE_FILES for a in links):
                 cited.add(c.id)
     assert sorted({c.id for c in all_claims()} - cited) == []
@@ -184,7 +179,7 @@ def test_search_index_holds_the_words_of_the_language(site: BuiltSite, lang: str
 def test_copy_buttons_go_on_code_inputs_only(site: BuiltSite, lang: str) -> None:
     """sphinx-copybutton adds a button to what ``copybutton_selector`` matches."""
     selector = runpy.run_path(str(DOCS / "conf.py"))["copybutton_selector"]
-    page = soup(site, lang, "comparison")
+    page = site.soup(lang, "comparison")
     targets = page.select(selector)
     assert len(targets) == len(page.select("div.cell_input"))
     assert all(t.find_parent("div", class_="cell_output") is None for t in targets)
@@ -194,7 +189,7 @@ def test_copy_buttons_go_on_code_inputs_only(site: BuiltSite, lang: str) -> None
 def test_each_claim_is_an_entry_grouped_by_topic_with_a_filter_of_plain_links(
     site: BuiltSite, lang: str
 ) -> None:
-    page = soup(site, lang, VERIFICATION)
+    page = site.soup(lang, VERIFICATION)
     entries = page.select(".claim-entry")
     assert sorted(str(e["id"]).removeprefix("claim-") for e in entries) == sorted(
         c.id for c in all_claims()
@@ -215,9 +210,9 @@ def test_each_claim_is_an_entry_grouped_by_topic_with_a_filter_of_plain_links(
 
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_every_claim_mark_links_to_its_entry(site: BuiltSite, lang: str) -> None:
-    entries = {str(e["id"]) for e in soup(site, lang, VERIFICATION).select(".claim-entry")}
+    entries = {str(e["id"]) for e in site.soup(lang, VERIFICATION).select(".claim-entry")}
     for page in pages():
-        for mark in marks(soup(site, lang, page)):
+        for mark in marks(site.soup(lang, page)):
             if mark.name == "a":
                 assert str(mark["href"]).split("#")[1] in entries, (page, mark["href"])
 
@@ -231,7 +226,7 @@ def test_the_mark_of_a_claim_stated_for_some_releases_names_them(
     for page in pages():
         if page == VERIFICATION:
             continue
-        for mark in soup(site, lang, page).select("a.claim-mark"):
+        for mark in site.soup(lang, page).select("a.claim-mark"):
             shown = mark.select_one(".claim-range")
             wanted = ranges[mark_id(mark)]
             assert (shown.get_text() if shown else "") == (
@@ -285,13 +280,13 @@ def _failure_codes(failure: str, lang: str) -> list[str]:
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_the_evidence_page_shows_every_claim_in_every_record(site: BuiltSite, lang: str) -> None:
     recorded = load_records(DOCS / "_data" / "evidence")
-    page = soup(site, lang, "evidence")
+    page = site.soup(lang, "evidence")
     rows = page.select(".evidence-matrix tbody tr")
     assert sorted(r.select_one("code").get_text() for r in rows) == sorted(
         c.id for c in all_claims()
     )
     assert all(len(r.select("abbr.rec")) == len(recorded) for r in rows)
     assert len(page.select(".record-environment")) == len(recorded)
-    footer = soup(site, lang, "index").select_one(".checked-with").get_text(" ", strip=True)
+    footer = site.soup(lang, "index").select_one(".checked-with").get_text(" ", strip=True)
     if recorded:
         assert recorded[0].environment.torch in footer and recorded[-1].environment.torch in footer

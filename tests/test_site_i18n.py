@@ -16,10 +16,6 @@ JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 BUILD = runpy.run_path(str(DOCS / "build.py"))
 
 
-def soup(site: BuiltSite, lang: str, page: str) -> BeautifulSoup:
-    return site.soup(lang, page)
-
-
 @pytest.mark.parametrize("lang", TRANSLATIONS)
 def test_no_translated_message_shows_its_english(site: BuiltSite, lang: str) -> None:
     """Outside code and outputs, the page shows no English text of a message its catalogue
@@ -33,7 +29,7 @@ def test_every_page_links_to_itself_in_every_language(site: BuiltSite, lang: str
     for page in pages():
         links = {
             str(link["hreflang"]): str(link["href"])
-            for link in soup(site, lang, page).select('link[rel="alternate"][hreflang]')
+            for link in site.soup(lang, page).select('link[rel="alternate"][hreflang]')
         }
         assert sorted(links) == sorted([*LANGUAGES, "x-default"]), page
         for code in LANGUAGES:
@@ -46,7 +42,7 @@ def test_every_page_links_to_itself_in_every_language(site: BuiltSite, lang: str
 def test_every_page_has_a_description_in_its_language(site: BuiltSite, lang: str) -> None:
     descriptions = {}
     for page in pages():
-        meta = soup(site, lang, page).select('meta[name="description"]')
+        meta = site.soup(lang, page).select('meta[name="description"]')
         assert len(meta) == 1, page
         descriptions[page] = str(meta[0]["content"])
         assert 20 <= len(descriptions[page]) <= 160, (page, descriptions[page])

@@ -73,30 +73,27 @@ def _(patch: pytest.MonkeyPatch) -> None:
     patch.setattr(torch.backends.mha, "get_fastpath_enabled", lambda: False)
 
 
-@counterfactual("census.grad-mode", "no_grad changes an LSTM's output without oneDNN too")
-def _(patch: pytest.MonkeyPatch) -> None:
-    real = nn.LSTM.forward
+def _last_bit_under_no_grad(patch: pytest.MonkeyPatch, rnn: type[nn.RNNBase]) -> None:
+    """``rnn``'s output moves by one ulp under ``torch.no_grad()``, whatever computes it."""
+    real = rnn.forward
 
-    def forward(self: nn.LSTM, *args: Any, **kwargs: Any) -> Any:
+    def forward(self: nn.RNNBase, *args: Any, **kwargs: Any) -> Any:
         output, state = real(self, *args, **kwargs)
         if torch.is_grad_enabled():
             return output, state
         return torch.nextafter(output, output + 1), state
 
-    patch.setattr(nn.LSTM, "forward", forward)
+    patch.setattr(rnn, "forward", forward)
+
+
+@counterfactual("census.grad-mode", "no_grad changes an LSTM's output without oneDNN too")
+def _(patch: pytest.MonkeyPatch) -> None:
+    _last_bit_under_no_grad(patch, nn.LSTM)
 
 
 @counterfactual("census.grad-mode", "no_grad changes a GRU's output in the last bit")
 def _(patch: pytest.MonkeyPatch) -> None:
-    real = nn.GRU.forward
-
-    def forward(self: nn.GRU, *args: Any, **kwargs: Any) -> Any:
-        output, state = real(self, *args, **kwargs)
-        if torch.is_grad_enabled():
-            return output, state
-        return torch.nextafter(output, output + 1), state
-
-    patch.setattr(nn.GRU, "forward", forward)
+    _last_bit_under_no_grad(patch, nn.GRU)
 
 
 @counterfactual("census.grad-mode", "no_grad moves an eval-mode encoder layer's output by 1e-4")
