@@ -41,6 +41,7 @@ from claims import (
     observed_text,
     topic_of,
     topic_title,
+    value_literal,
 )
 from gradmodes.claims import Claim
 from gradmodes.records import Record, load_records, outcome, status_of
@@ -169,14 +170,14 @@ def _failure(failure: str, text: Mapping[str, str], observed: Translator) -> lis
     was expected, what was seen; another error (a crash) as it is."""
     parts = failure_parts(failure)
     if parts is None:
-        return [nodes.literal(failure, failure)]
+        return [value_literal(failure, failure)]
     what, expected, seen = parts
     label = observed.label(what)
     before, _, rest = text["failure"].partition("{expected}")
     between, _, after = rest.partition("{observed}")
-    shown: list[nodes.Node] = [nodes.literal(label, label), nodes.Text(before)]
-    shown += [nodes.literal(expected, expected), nodes.Text(between)]
-    shown += [nodes.literal(seen, seen), nodes.Text(after)]
+    shown: list[nodes.Node] = [value_literal(label, label), nodes.Text(before)]
+    shown += [value_literal(expected, expected), nodes.Text(between)]
+    shown += [value_literal(seen, seen), nodes.Text(after)]
     return shown
 
 

@@ -36,7 +36,8 @@ CHROMIUM_IGNORED = ["--hide-scrollbars"]
 
 def chromium_executable() -> str | None:
     """The Chromium to drive: ``GRADMODES_CHROMIUM``, the system's, or None for Playwright's
-    own (``chromium.py``: ``nox -s browser`` installs it where the system has none)."""
+    own (``chromium.py``: ``nox -s tests`` and ``nox -s browser`` install it where the system
+    has none)."""
     try:
         return system_chromium()
     except NoChromium as problem:
@@ -136,7 +137,7 @@ def watch(page: Page, server: str) -> Watch:
 
 
 def visit(page: Page, server: str, path: str) -> None:
-    """Open ``path`` and wait until the network is idle.
+    """Open ``path`` and wait for its ``load`` event (:func:`settle` waits for the rest).
 
     The root page redirects at once with JavaScript: it is shown without its scripts, as a
     reader without JavaScript sees it (the redirect itself is tested on its own).
@@ -144,7 +145,18 @@ def visit(page: Page, server: str, path: str) -> None:
     url = f"{server}/{path}"
     if path == ROOT:
         page.route(url, without_scripts)
-    page.goto(url, wait_until="networkidle")
+    page.goto(url, wait_until="load")
+
+
+def settle(page: Page) -> None:
+    """Wait until the tab's network has been idle for 500 ms (Playwright's ``networkidle``):
+    by then its watch has seen every request the page made as it loaded.
+
+    Every page asks for one thing after its ``load`` event (its icon); the time this waits
+    runs alongside whatever was read from the page since it loaded (a survey's readings),
+    instead of before it.
+    """
+    page.wait_for_load_state("networkidle")
 
 
 def without_scripts(route: Route) -> None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from _browser import DESKTOP, PHONE, SCREENSHOTS, Watch, visit, watch
+from _browser import DESKTOP, PHONE, SCREENSHOTS, Watch, settle, visit, watch
 from _site import CODE_WIDTH, LANGUAGES
 
 if TYPE_CHECKING:
@@ -187,7 +187,6 @@ def _visit(
     page: Page, seen: Watch, server: str, path: str, name: str, axe_source: str | None
 ) -> Seen:
     visit(page, server, path)
-    problems = seen.take()
     switcher: tuple[dict[str, float] | None, dict[str, float] | None] = (None, None)
     if translated(path):
         switcher = (
@@ -217,4 +216,5 @@ def _visit(
     if fit["problems"]:  # measured right after loading: once more, SETTLE_MS later
         page.wait_for_timeout(SETTLE_MS)
         fit = measure(page, desktop=name == "desktop")
-    return Seen(problems, switcher=switcher, axe=axe, fit=fit, **found)
+    settle(page)
+    return Seen(seen.take(), switcher=switcher, axe=axe, fit=fit, **found)
