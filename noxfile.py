@@ -15,7 +15,7 @@ nox.needs_version = ">=2025.2.9"
 # times faster than venv and pip; without it, venv and pip.
 nox.options.default_venv_backend = "uv|venv"
 nox.options.reuse_venv = "yes"
-nox.options.sessions = ["lint", "tests"]
+nox.options.sessions = ["lint", "tests", "browser"]
 
 ROOT = Path(__file__).parent
 PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
@@ -48,11 +48,9 @@ def cpu_torch(version: str) -> list[str]:
 # The torch requirement, installed before anything else so that no other requirement pulls
 # a (multi-GB) CUDA build: a CPU build (cpu_torch), unless GRADMODES_TORCH names another.
 TORCH = os.environ.get("GRADMODES_TORCH") or cpu_torch(TORCH_VERSION)[0]
-# pytest-xdist workers: one per CPU, and one more that keeps the CPUs busy while the browser
-# tests wait for Chromium; the groups that tests/conftest.py and tests/browser/_survey.py
-# mark (the site's tests, the fault tests, each survey's tests) each stay on one worker.
-CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-WORKERS = ["-n", str(CPUS + 1), "--dist", "loadgroup"]
+# pytest-xdist workers for the tests and the browser tests: one per CPU; the groups that
+# tests/conftest.py marks (the site's tests, the fault tests) each stay on one worker.
+WORKERS = ["-n", "auto", "--dist", "loadgroup"]
 # pip's options that say where to find packages (pip_sources).
 PIP_SOURCES = ("index-url", "extra-index-url", "find-links")
 # Test modules about the site and its extensions: they need the docs toolchain (Sphinx,
@@ -145,32 +143,18 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Run every test: the unit, site and browser tests, in one pytest run (args go to
-    pytest; ``-m "not browser"`` leaves the browser out).
-
-    One run, not one per kind: the browser tests mostly wait for Chromium, and the workers
-    running them leave the CPUs to the builds of the others meanwhile.
-    """
-    install(session, "test", "docs", "browser")
-    prepare_browser(session)
-    session.run("pytest", *WORKERS, *session.posargs)
+    """Run the unit and site tests (they build both languages once); not the browser tests."""
+    install(session, "test", "docs")
+    session.run("pytest", "-m", "not browser", *WORKERS, *session.posargs)
 
 
 @nox.session
 def browser(session: nox.Session) -> None:
-    """Run the browser tests alone (args go to pytest): Chromium, the system's, else
-    Playwright's own, drives the built site.
+    """Test the built site in Chromium: the system's, else Playwright's own (args go to pytest).
 
     The site is the one the tests session built, when the sources have not changed since.
     """
     install(session, "test", "docs", "browser")
-    prepare_browser(session)
-    session.run("pytest", "-m", "browser", *WORKERS, "tests/browser", *session.posargs)
-
-
-def prepare_browser(session: nox.Session) -> None:
-    """Find Chromium (else install Playwright's) and install axe-core from npm; stop,
-    saying what to do, where either cannot be had."""
     session.run("python", "tests/browser/chromium.py")
     if shutil.which("npm") is None:
         session.error(
@@ -187,6 +171,7 @@ def prepare_browser(session: nox.Session) -> None:
         "--ignore-scripts",
         external=True,
     )
+    session.run("pytest", "-m", "browser", *WORKERS, "tests/browser", *session.posargs)
 
 
 EVIDENCE = ROOT / "docs" / "_data" / "evidence"
