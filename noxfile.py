@@ -15,7 +15,7 @@ nox.needs_version = ">=2025.2.9"
 # times faster than venv and pip; without it, venv and pip.
 nox.options.default_venv_backend = "uv|venv"
 nox.options.reuse_venv = "yes"
-nox.options.sessions = ["lint", "tests", "browser"]
+nox.options.sessions = ["lint", "tests"]
 
 ROOT = Path(__file__).parent
 PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
@@ -148,20 +148,8 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "format", "--check", ".")
 
 
-@nox.session
-def tests(session: nox.Session) -> None:
-    """Run the unit and site tests (they build both languages once); not the browser tests."""
-    install(session, "test", "docs")
-    session.run("pytest", "-m", "not browser", *WORKERS, *session.posargs)
-
-
-@nox.session
-def browser(session: nox.Session) -> None:
-    """Test the built site in Chromium: the system's, else Playwright's own (args go to pytest).
-
-    The site is the one the tests session built, when the sources have not changed since.
-    """
-    install(session, "test", "docs", "browser")
+def prepare_browser(session: nox.Session) -> None:
+    """Chromium (the system's, else Playwright's own) and axe-core (npm) for the browser tests."""
     session.run("python", "tests/browser/chromium.py")
     if shutil.which("npm") is None:
         session.error(
@@ -178,6 +166,51 @@ def browser(session: nox.Session) -> None:
         "--ignore-scripts",
         external=True,
     )
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Run every test: the unit and site tests, and the browser tests at the same time in a
+    second pytest (args go to both; without args the second collects tests/browser only).
+
+    Two pytest runs, not one: a claim that runs asyncio fails in a process where Playwright's
+    event loop runs. The browser tests wait for the site the site tests build (``shared_site``),
+    then share the CPUs with the rest; their output is printed once both runs are done.
+    """
+    install(session, "test", "docs", "browser")
+    prepare_browser(session)
+    log = Path(session.create_tmp()) / "browser-tests.log"
+    bin_dir = str(session.bin)
+    env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
+    browser_args = session.posargs or ["tests/browser"]
+    command = [str(Path(bin_dir) / "python"), "-m", "pytest", "-m", "browser", *WORKERS]
+    # With args, either run may find nothing they select (pytest's exit code 5), not both.
+    selected = [0, 5] if session.posargs else [0]
+    session.log(f"browser tests, in the background: {' '.join(command + browser_args)}")
+    with log.open("w", encoding="utf-8") as out:
+        browser_run = subprocess.Popen(
+            [*command, *browser_args], stdout=out, stderr=subprocess.STDOUT, env=env
+        )
+        try:
+            session.run(
+                "pytest", "-m", "not browser", *WORKERS, *session.posargs, success_codes=selected
+            )
+        except BaseException:
+            browser_run.terminate()
+            raise
+        finally:
+            code = browser_run.wait()
+    print(log.read_text(encoding="utf-8"), flush=True)
+    if code not in selected:
+        session.error(f"the browser tests failed (pytest exit {code}): their output is above")
+
+
+@nox.session
+def browser(session: nox.Session) -> None:
+    """The browser tests alone, in Chromium: the system's, else Playwright's own (args go to
+    pytest). The site is the one the tests session built, when the sources have not changed."""
+    install(session, "test", "docs", "browser")
+    prepare_browser(session)
     session.run("pytest", "-m", "browser", *WORKERS, "tests/browser", *session.posargs)
 
 
