@@ -36,7 +36,7 @@ CHROMIUM_IGNORED = ["--hide-scrollbars"]
 
 def chromium_executable() -> str | None:
     """The Chromium to drive: ``GRADMODES_CHROMIUM``, the system's, or None for Playwright's
-    own (``chromium.py``: ``nox -s browser`` installs it where the system has none)."""
+    own (``chromium.py``: ``nox`` installs it where the system has none)."""
     try:
         return system_chromium()
     except NoChromium as problem:

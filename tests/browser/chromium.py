@@ -1,6 +1,6 @@
 """The Chromium the browser tests drive: the system's where there is one, else Playwright's own.
 
-    python tests/browser/chromium.py    # run by `nox -s browser` before the tests
+    python tests/browser/chromium.py    # run by `nox` (and `nox -s browser`) before the tests
 
 In this order:
 

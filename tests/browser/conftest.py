@@ -73,7 +73,7 @@ def browser() -> Iterator[Browser]:
         from playwright.sync_api import Error, sync_playwright
     except ImportError:
         pytest.fail(
-            "Playwright is not installed: run these tests with `nox -s browser`, or install "
+            "Playwright is not installed: run these tests with `nox`, or install "
             "the 'browser' dependency group (pip install --group browser)"
         )
     executable = chromium_executable()
@@ -93,7 +93,7 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture(scope="session")
 def axe_source() -> str:
-    """axe-core's script, installed from npm (package-lock.json) by ``nox -s browser``."""
+    """axe-core's script, installed from npm (package-lock.json) by ``nox``."""
     if not AXE.is_file():
         pytest.fail("axe-core is not installed: run `npm ci --prefix tests/browser`")
     return AXE.read_text(encoding="utf-8")
