@@ -168,6 +168,12 @@ def prepare_browser(session: nox.Session) -> None:
     )
 
 
+def installs_only(session: nox.Session) -> bool:
+    """Whether nox was told to install only (``--install-only``), where ``session.run``
+    runs nothing and returns None: a command started otherwise must not run either."""
+    return session.run("python", "-c", "", silent=True, log=False) is None
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
     """Run every test: the unit and site tests, and the browser tests at the same time in a
@@ -179,6 +185,8 @@ def tests(session: nox.Session) -> None:
     """
     install(session, "test", "docs", "browser")
     prepare_browser(session)
+    if installs_only(session):
+        return
     log = Path(session.create_tmp()) / "browser-tests.log"
     bin_dir = str(session.bin)
     env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
