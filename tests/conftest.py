@@ -39,9 +39,11 @@ def build_site(html: Path) -> dict[str, str]:
 
 
 # pytest-xdist (--dist loadgroup): the tests that read the built site run on one worker, first,
-# so that it builds the site while the others run the rest; the fault tests, which share one
-# fixture build per worker (test_faults.py: clean), run on one worker too.
-XDIST_GROUPS = ("site", "faults")
+# so that it builds the site while the others run the rest. Each other group shares a module
+# fixture that a worker makes for itself: its tests run on one worker, so it is made once (the
+# fault tests' clean build, test_faults.py; the fixture site with records, test_evidence_page.py;
+# the record of every claim, test_records.py).
+XDIST_GROUPS = ("site", "faults", "fixture", "records")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

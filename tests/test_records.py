@@ -34,6 +34,7 @@ from gradmodes.records import (
 ROOT = Path(__file__).parents[1]
 EVIDENCE = ROOT / "docs" / "_data" / "evidence"
 PACKAGE = Path(gradmodes.__file__).parent
+pytestmark = pytest.mark.records
 
 
 def _false(obs: Observer) -> None:
