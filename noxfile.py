@@ -54,7 +54,9 @@ WORKERS = ["-n", "auto", "--dist", "loadgroup"]
 # uv, unlike pip, writes no bytecode unless told to: then every Python process compiles what
 # it imports (Sphinx, docutils, IPython, ...) anew wherever PYTHONDONTWRITEBYTECODE is set, and
 # a test run starts hundreds (Sphinx builds, their kernels). A fixture site's build took 8.6 s
-# without, 4.6 s with; compiling the tests' venv takes about 14 s once.
+# without, 4.6 s with; compiling the tests' venv takes about 14 s once. Torch and what it
+# pulls in (sympy, jinja2, networkx, ...) too: `import torch` took 3.6 s without, 1.7 s with,
+# in every kernel and build process; compiling them takes about 9 s once.
 COMPILE = ["--compile-bytecode"]
 # pip's options that say where to find packages (pip_sources).
 PIP_SOURCES = ("index-url", "extra-index-url", "find-links")
@@ -120,8 +122,10 @@ def pip_sources() -> list[str]:
 
 def install_torch(session: nox.Session, *requirements: str) -> None:
     """Install torch's ``requirements`` from where pip would look, with the session's
-    installer; stop, saying what to do, where they cannot be found."""
-    sources = pip_sources() if session.venv_backend == "uv" else []
+    installer, compiled to bytecode (``COMPILE``); stop, saying what to do, where they cannot
+    be found."""
+    uv = session.venv_backend == "uv"
+    sources = [*COMPILE, *pip_sources()] if uv else []
     try:
         session.install(*requirements, *sources)
     except nox.command.CommandFailed:

@@ -187,3 +187,29 @@ def test_a_failure_of_a_parallel_writer_fails_the_build_naming_it(tmp_path: Path
     code, log, _ = build_with_a_failing_writer(tmp_path, ["failing_writer", "parallel_read"])
     assert code == 2, log  # an exception: build.py builds again in one process
     assert "writing d03 failed" in log
+
+
+def test_a_build_taking_its_templates_from_the_cache_writes_the_same_html(tmp_path: Path) -> None:
+    """``template_cache``: the first build compiles the templates and stores them; the second
+    takes every one from the store (nothing is stored again) and writes the same pages."""
+    source, doctrees = tmp_path / "src", tmp_path / "doctrees"
+    source.mkdir()
+    (source / "conf.py").write_text(
+        f"import sys\nsys.path.insert(0, {str(DOCS / '_ext')!r})\nextensions = ['speedups']\n",
+        encoding="utf-8",
+    )
+    (source / "index.rst").write_text("Index\n=====\n\n.. toctree::\n\n   a\n", "utf-8")
+    (source / "a.rst").write_text("A\n=\n\nSome *text*.\n", encoding="utf-8")
+
+    def build(out: Path) -> dict[str, int]:
+        command = [sys.executable, "-m", "sphinx", "-b", "html", "-q", "-W", "-E"]
+        command += ["-d", str(doctrees), str(source), str(out)]
+        subprocess.run(command, check=True)
+        return {p.name: p.stat().st_mtime_ns for p in doctrees.glob("jinja-*/*")}
+
+    stored = build(tmp_path / "compiled")
+    assert len(stored) >= 10  # the basic theme's templates, one file each
+    assert build(tmp_path / "cached") == stored
+    for page in ("index.html", "a.html", "genindex.html", "search.html"):
+        compiled = (tmp_path / "compiled" / page).read_text(encoding="utf-8")
+        assert (tmp_path / "cached" / page).read_text(encoding="utf-8") == compiled
