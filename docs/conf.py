@@ -45,7 +45,7 @@ extensions = [
     "error_cells",  # docs/_ext/error_cells.py: a raises-exception cell declares its error
     "devices",  # docs/_ext/devices.py: the `cuda` tag; a GPU build's own execution cache
     "parallel_read",  # docs/_ext/parallel_read.py: -j reading with one execution cache
-    "speedups",  # docs/_ext/speedups.py: faster Japanese search index and translated messages
+    "speedups",  # docs/_ext/speedups.py: faster Japanese search, messages and templates
     "table_fit",  # docs/_ext/table_fit.py: tables that fit a desktop and a phone
     "downloads",  # docs/_ext/downloads.py: each notebook page offers its .ipynb and .py
 ]
