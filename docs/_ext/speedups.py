@@ -1,7 +1,8 @@
 """Faster equivalents of four slow spots in Sphinx and myst-parser: the output is unchanged.
 
-A profile of the Japanese build (it executes nothing: every notebook comes from the cache)
-found three costs that are pure overhead (``docs/bench.py`` times the builds):
+Profiles of the builds found four costs that are pure overhead (``docs/bench.py`` times the
+builds): three in the Japanese build (it executes nothing: every notebook comes from the
+cache), one in every build:
 
 - **The Japanese search index.** Sphinx splits every text node of a Japanese page, code and
   outputs included, with its pure-Python TinySegmenter (``sphinx.search.ja.DefaultSplitter``):
