@@ -124,8 +124,7 @@ def install_torch(session: nox.Session, *requirements: str) -> None:
     """Install torch's ``requirements`` from where pip would look, with the session's
     installer, compiled to bytecode (``COMPILE``); stop, saying what to do, where they cannot
     be found."""
-    uv = session.venv_backend == "uv"
-    sources = [*COMPILE, *pip_sources()] if uv else []
+    sources = [*COMPILE, *pip_sources()] if session.venv_backend == "uv" else []
     try:
         session.install(*requirements, *sources)
     except nox.command.CommandFailed:
